@@ -1,0 +1,5 @@
+import sys
+
+from pamnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""Checkpoint I/O in our format, loaded safely (`weights_only=True`).
+
+A checkpoint is a dict::
+
+    {"format": "pamnet-studio/1", "model": state_dict, "config": ModelConfig dict,
+     "targets": [names], "units": {target: unit}, "normalization": {...} | None,
+     "metadata": {...}}
+
+`normalization` maps model outputs to physical units (see `Normalization`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from pamnet.config import ModelConfig
+from pamnet.errors import CheckpointError, ConfigError
+from pamnet.model import PAMNet
+
+FORMAT = "pamnet-studio/1"
+
+
+@dataclass
+class Normalization:
+    """y = std * raw + mean_term + atom_ref_term, per target.
+
+    mean is per atom when `per_atom` (extensive targets), else per structure.
+    atom_ref: [num_atom_types][T] reference value per atom type added per atom
+    (e.g. isolated-atom energies, so the network learns atomization energies).
+    """
+
+    mean: list[float]
+    std: list[float]
+    per_atom: list[bool]
+    atom_ref: list[list[float]] | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "per_atom": self.per_atom,
+            "atom_ref": self.atom_ref,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Normalization | None:
+        if d is None:
+            return None
+        return cls(d["mean"], d["std"], d["per_atom"], d.get("atom_ref"))
+
+
+@dataclass
+class LoadedModel:
+    """A model with what it predicts: target names, units, normalization, card."""
+
+    model: PAMNet
+    targets: list[str]
+    units: dict[str, str] = field(default_factory=dict)
+    normalization: Normalization | None = None
+    metadata: dict = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+
+def save_checkpoint(
+    path: str | os.PathLike | io.BytesIO,
+    model: PAMNet,
+    targets: list[str],
+    units: dict[str, str] | None = None,
+    normalization: Normalization | None = None,
+    metadata: dict | None = None,
+) -> None:
+    if len(targets) != model.config.num_targets:
+        raise ConfigError(
+            f"{len(targets)} target names for a model with {model.config.num_targets} outputs"
+        )
+    payload = {
+        "format": FORMAT,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": model.config.to_dict(),
+        "targets": list(targets),
+        "units": dict(units or {}),
+        "normalization": normalization.to_dict() if normalization else None,
+        "metadata": dict(metadata or {}),
+    }
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    else:
+        torch.save(payload, path)
+
+
+def read_payload(path: str | os.PathLike | io.BytesIO) -> dict:
+    """The raw dict of a checkpoint, with typed errors for every way it can be wrong."""
+    name = str(path) if isinstance(path, (str, os.PathLike)) else "uploaded checkpoint"
+    if isinstance(path, (str, os.PathLike)) and not Path(path).is_file():
+        raise CheckpointError(f"{name}: no such file; `pamnet checkpoints` lists the shipped ones")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        raise CheckpointError(
+            f"{name}: not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}). "
+            "It may be truncated or corrupt, or contain pickled code, which we refuse to load. "
+            "Re-download or re-save it with `pamnet convert-official` or `save_checkpoint`."
+        ) from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{name}: expected a dict checkpoint, found {type(obj).__name__}")
+    return obj
+
+
+def load_checkpoint(
+    path: str | os.PathLike | io.BytesIO, device: str | torch.device = "cpu"
+) -> LoadedModel:
+    """Load one of our checkpoints; official state dicts go through `pamnet.compat.official`."""
+    obj = read_payload(path)
+    name = str(path) if isinstance(path, (str, os.PathLike)) else "uploaded checkpoint"
+    if obj.get("format") != FORMAT or "model" not in obj or "config" not in obj:
+        hint = ""
+        if any(k.startswith("global_layer.") for k in obj):
+            hint = (
+                " It looks like an official PAMNet state dict: convert it with "
+                "`pamnet convert-official SRC --config JSON -o DST`."
+            )
+        raise CheckpointError(
+            f"{name}: not a PAMNet Studio checkpoint (no '{FORMAT}' header).{hint}"
+        )
+    try:
+        config = ModelConfig.from_dict(obj["config"])
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{name}: its config is invalid: {exc}") from None
+    model = PAMNet(config)
+    try:
+        model.load_state_dict(obj["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{name}: weights do not fit its config: {str(exc)[:300]}") from None
+    model.to(device).eval()
+    targets = list(obj.get("targets") or [f"target_{i}" for i in range(config.num_targets)])
+    return LoadedModel(
+        model=model,
+        targets=targets,
+        units=dict(obj.get("units") or {}),
+        normalization=Normalization.from_dict(obj.get("normalization")),
+        metadata=dict(obj.get("metadata") or {}),
+        path=name,
+    )

@@ -1,0 +1,1 @@
+"""Subcommands of the `pamnet` CLI, one module each."""

@@ -1,0 +1,140 @@
+"""Message-passing layers: global (distance only) and local (distances + angles)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def mlp(*channels: int) -> nn.Sequential:
+    """Stack of Linear + SiLU blocks; keys `i.0.weight` match the official layout."""
+    return nn.Sequential(
+        *[nn.Sequential(nn.Linear(a, b), nn.SiLU()) for a, b in zip(channels[:-1], channels[1:])]
+    )
+
+
+def reset_mlp(m: nn.Sequential) -> None:
+    for block in m:
+        block[0].reset_parameters()
+
+
+class Res(nn.Module):
+    """x + MLP(x) with two Linear + SiLU blocks."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.mlp = mlp(dim, dim, dim)
+
+    def reset_parameters(self) -> None:
+        reset_mlp(self.mlp)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mlp(x) + x
+
+
+def scatter_sum(src: Tensor, index: Tensor, size: int) -> Tensor:
+    out = src.new_zeros((size,) + src.shape[1:])
+    return out.index_add_(0, index, src)
+
+
+class _Head(nn.Module):
+    """Update block and per-atom output + attention score, shared by both layers."""
+
+    def __init__(self, dim: int, num_targets: int):
+        super().__init__()
+        self.res1, self.res2, self.res3 = Res(dim), Res(dim), Res(dim)
+        self.mlp_out = mlp(dim, dim, dim, dim)
+        self.W_out = nn.Linear(dim, num_targets)
+        self.W = nn.Parameter(torch.empty(dim, 1))
+
+    def reset_parameters(self) -> None:
+        for m in (self.res1, self.res2, self.res3):
+            m.reset_parameters()
+        reset_mlp(self.mlp_out)
+        self.W_out.reset_parameters()
+        bound = math.sqrt(6.0 / (self.W.shape[0] + self.W.shape[1]))  # Glorot uniform
+        nn.init.uniform_(self.W, -bound, bound)
+
+    def update_and_read(self, x: Tensor, res_x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x = self.res1(x) + res_x
+        x = self.res3(self.res2(x))
+        h = self.mlp_out(x)
+        return x, self.W_out(h), h @ self.W  # [N, dim], [N, T], [N, 1]
+
+
+class GlobalLayer(_Head):
+    """Distance-only message passing over non-local edges.
+
+    forward(x [N, dim], rbf [E, dim], edge_index [2, E]) -> (x, out [N, T], score [N, 1]).
+    `flow` says which end of an edge receives: 'source_to_target' row 1, else row 0.
+    """
+
+    def __init__(self, dim: int, num_targets: int = 1, flow: str = "source_to_target"):
+        super().__init__(dim, num_targets)
+        if flow not in ("source_to_target", "target_to_source"):
+            raise ValueError(f"unknown flow {flow!r}")
+        self.flow = flow
+        self.mlp_x1 = mlp(dim, dim)
+        self.mlp_x2 = mlp(dim, dim)
+        self.mlp_m = mlp(3 * dim, dim)
+        self.W_edge_attr = nn.Linear(dim, dim, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for m in (self.mlp_x1, self.mlp_x2, self.mlp_m):
+            reset_mlp(m)
+        self.W_edge_attr.reset_parameters()
+
+    def forward(self, x: Tensor, rbf: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        recv, send = (
+            (edge_index[1], edge_index[0]) if self.flow == "source_to_target" else edge_index
+        )
+        res_x = x
+        x = self.mlp_x1(x)
+        m = self.mlp_m(torch.cat([x[recv], x[send], rbf], -1)) * self.W_edge_attr(rbf)  # [E, dim]
+        x = self.mlp_x2(x + scatter_sum(m, recv, x.shape[0]))
+        return self.update_and_read(x, res_x)
+
+
+class LocalLayer(_Head):
+    """Message passing over local edges with angle terms.
+
+    Edge messages m_ji get neighbour-edge terms through the angle basis: for
+    each angle term t, edge `nb[t]` contributes to edge `tgt[t]`.
+    forward(x, rbf [E, dim], sbf [A, dim], nb [A], tgt [A], edge_index) ->
+    (x, out [N, T], score [N, 1]).
+    """
+
+    def __init__(self, dim: int, num_targets: int = 1):
+        super().__init__(dim, num_targets)
+        self.mlp_x1 = mlp(dim, dim)
+        self.mlp_m_ji = mlp(3 * dim, dim)
+        self.mlp_m_nb = mlp(3 * dim, dim)
+        self.mlp_sbf = mlp(dim, dim, dim)
+        self.lin_rbf = nn.Linear(dim, dim, bias=False)
+        self.lin_rbf_out = nn.Linear(dim, dim, bias=False)
+        self.mlp_x2 = mlp(dim, dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for m in (self.mlp_x1, self.mlp_m_ji, self.mlp_m_nb, self.mlp_sbf, self.mlp_x2):
+            reset_mlp(m)
+        self.lin_rbf.reset_parameters()
+        self.lin_rbf_out.reset_parameters()
+
+    def forward(
+        self, x: Tensor, rbf: Tensor, sbf: Tensor, nb: Tensor, tgt: Tensor, edge_index: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        src, dst = edge_index
+        res_x = x
+        x = self.mlp_x1(x)
+        h = torch.cat([x[dst], x[src], rbf], -1)  # [E, 3 dim]
+        m_nb = self.mlp_m_nb(h) * self.lin_rbf(rbf)  # [E, dim]
+        m = self.mlp_m_ji(h) + scatter_sum(m_nb[nb] * self.mlp_sbf(sbf), tgt, h.shape[0])
+        m = self.lin_rbf_out(rbf) * m
+        x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))
+        return self.update_and_read(x, res_x)
