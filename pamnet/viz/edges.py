@@ -1,0 +1,351 @@
+"""3D views of PAMNet's two graphs: local edges solid, non-local edges dashed.
+
+Edges come from the task's graph builder (`pamnet.tasks`) on the featurised input
+(`pamnet.featurize`), mapped back to atoms of the structure, so the picture is
+exactly the graph the model sees. Each undirected pair is drawn once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from pamnet.data import GraphInput, collate
+from pamnet.structure import Structure
+from pamnet.viz import html as H
+from pamnet.viz.colors import GLOBAL_EDGE, LOCAL_EDGE
+from pamnet.viz.view import (
+    MolView,
+    draw_atoms,
+    new_view,
+    resolve_focus,
+    stick_atoms,
+    zoom,
+)
+
+# (cutoff_l, cutoff_g) in Å of the official PAMNet scripts (main_qm9.py,
+# main_pdbbind.py, main_rna_puzzles.py); molecule mode's local graph is the bonds.
+DEFAULT_CUTOFFS = {"molecule": (5.0, 5.0), "complex": (2.0, 6.0), "rna": (2.6, 20.0)}
+CAP_RULES = ("shortest", "even")
+LOCAL_RADIUS = 0.07
+GLOBAL_RADIUS = 0.03
+
+
+def cutoffs_for(task: str, cutoff_l: float | None, cutoff_g: float | None) -> tuple[float, float]:
+    """The given cutoffs, or the task's defaults (`DEFAULT_CUTOFFS`) where None."""
+    if task not in DEFAULT_CUTOFFS:
+        raise ValueError(f"unknown task {task!r}; use one of {', '.join(DEFAULT_CUTOFFS)}")
+    dl, dg = DEFAULT_CUTOFFS[task]
+    return float(dl if cutoff_l is None else cutoff_l), float(dg if cutoff_g is None else cutoff_g)
+
+
+def model_input(structure: Structure, task: str, **featurize_kw) -> GraphInput:
+    """`featurize.to_input`, except that molecule mode also accepts elements outside
+    H, C, N, O, F here: the graphs do not depend on the element (atom_type is left None)."""
+    from pamnet import featurize
+    from pamnet.errors import UnsupportedElementError
+
+    try:
+        return featurize.to_input(structure, task, **featurize_kw)
+    except UnsupportedElementError:
+        if task != "molecule":
+            raise
+    n = structure.n_atoms
+    return GraphInput(
+        pos=torch.as_tensor(structure.coords, dtype=torch.get_default_dtype()),
+        bond_index=torch.as_tensor(structure.bond_index(), dtype=torch.long),
+        part=torch.zeros(n, dtype=torch.long),
+        name=structure.name,
+        meta={"task": "molecule", "note": "elements outside QM9: graphs only"},
+    )
+
+
+def row_index(inp: GraphInput, n_atoms: int, ligand_offset: int = 0) -> np.ndarray:
+    """[rows] structure atom index of each model-input row.
+
+    molecule: identity; rna: meta['atom_index']; complex: meta['rows'] (pocket rows
+    index the protein, ligand rows the ligand's structure, shifted by `ligand_offset`
+    when the ligand was given separately and appended after the protein).
+    """
+    meta = inp.meta or {}
+    if "rows" in meta:
+        idx = [i + (ligand_offset if role == "ligand" else 0) for role, i in meta["rows"]]
+        return np.asarray(idx, dtype=np.int64)
+    if "atom_index" in meta:
+        return np.asarray(meta["atom_index"], dtype=np.int64)
+    if inp.num_atoms != n_atoms:
+        raise ValueError(
+            f"model input has {inp.num_atoms} rows for {n_atoms} atoms and no row map in meta"
+        )
+    return np.arange(n_atoms, dtype=np.int64)
+
+
+class EdgePairs(NamedTuple):
+    """Undirected pairs (i < j, structure atom indices) and their lengths in Å."""
+
+    local: np.ndarray  # [El, 2]
+    local_dist: np.ndarray  # [El]
+    nonlocal_: np.ndarray  # [Eg, 2] global pairs that are not local
+    nonlocal_dist: np.ndarray  # [Eg]
+    atoms: np.ndarray  # structure indices of the atoms the model sees
+
+
+def _undirected(edge: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    e = rows[edge.cpu().numpy()]  # [2, E] structure indices
+    pairs = np.sort(e.T, axis=1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), dtype=np.int64)
+
+
+def graph_pairs(
+    structure: Structure,
+    task: str = "molecule",
+    cutoff_l: float | None = None,
+    cutoff_g: float | None = None,
+    knn_k: int = 50,
+    inp: GraphInput | None = None,
+    ligand_offset: int = 0,
+    **featurize_kw,
+) -> EdgePairs:
+    """Local and non-local (global minus local) pairs of `structure` under `task`.
+
+    inp: the featurised input if you have it (else built with `model_input`).
+    """
+    from pamnet.config import ModelConfig
+    from pamnet.tasks import task_for
+
+    cl, cg = cutoffs_for(task, cutoff_l, cutoff_g)
+    if inp is None:
+        inp = model_input(structure, task, **featurize_kw)
+    rows = row_index(inp, structure.n_atoms, ligand_offset)
+    cfg = ModelConfig(task=task, cutoff_l=cl, cutoff_g=cg, knn_k=knn_k, dim=1, n_layer=1)
+    g = task_for(cfg).build_graphs(collate([inp]), cl, cg)
+    local = _undirected(g.edge_l, rows)
+    glob = _undirected(g.edge_g, rows)
+    n = structure.n_atoms
+    is_local = np.isin(glob[:, 0] * n + glob[:, 1], local[:, 0] * n + local[:, 1])
+    nonlocal_ = glob[~is_local]
+
+    def lengths(p: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(structure.coords[p[:, 1]] - structure.coords[p[:, 0]], axis=1)
+
+    return EdgePairs(local, lengths(local), nonlocal_, lengths(nonlocal_), np.unique(rows))
+
+
+def cap_pairs(dist: np.ndarray, max_edges: int, rule: str = "shortest") -> np.ndarray:
+    """Indices of at most `max_edges` pairs, by `rule`.
+
+    'shortest': the shortest first. 'even': evenly spaced ranks of the pairs sorted
+    by length, so the drawn edges span the whole range of distances.
+    """
+    if rule not in CAP_RULES:
+        raise ValueError(f"cap rule must be one of {CAP_RULES}, got {rule!r}")
+    order = np.argsort(dist, kind="stable")
+    if len(order) <= max_edges:
+        return order
+    if max_edges <= 0:
+        return order[:0]
+    if rule == "shortest":
+        return order[:max_edges]
+    ranks = np.unique(np.linspace(0, len(order) - 1, max_edges).round().astype(np.int64))
+    return order[ranks]
+
+
+@dataclass
+class EdgeView(MolView):
+    """A `MolView` of the two graphs, with what was drawn.
+
+    n_local_drawn / n_local_total: local pairs drawn / in the focus region.
+    n_global_drawn / n_global_total: non-local pairs (global minus local) drawn /
+    in the focus region before the cap. capped: fewer non-local pairs drawn than
+    exist (rule in cap_rule). focus: atom indices zoomed to (None = all).
+    """
+
+    n_local_drawn: int = 0
+    n_local_total: int = 0
+    n_global_drawn: int = 0
+    n_global_total: int = 0
+    capped: bool = False
+    cap_rule: str = "shortest"
+    focus: np.ndarray | None = None
+    local_pairs: np.ndarray | None = None  # [n_local_drawn, 2]
+    global_pairs: np.ndarray | None = None  # [n_global_drawn, 2]
+
+
+def combine(protein: Structure, ligand: Structure) -> Structure:
+    """Protein then ligand in one structure (ligand atoms get role 'ligand')."""
+    n = ligand.n_atoms
+
+    def cat(a, b, fill):
+        if a is None and b is None:
+            return None
+        a = a if a is not None else [fill] * protein.n_atoms
+        b = b if b is not None else [fill] * n
+        return list(a) + list(b)
+
+    bonds = None
+    if protein.bonds is not None and ligand.bonds is not None:
+        bonds = np.concatenate([protein.bonds, ligand.bonds + protein.n_atoms])
+    pnum = protein.residue_numbers
+    lnum = ligand.residue_numbers
+    nums = None
+    if pnum is not None or lnum is not None:
+        pnum = pnum if pnum is not None else np.zeros(protein.n_atoms, np.int64)
+        lnum = lnum if lnum is not None else np.full(n, 1, np.int64)
+        nums = np.concatenate([pnum, lnum])
+    return Structure(
+        elements=protein.elements + ligand.elements,
+        coords=np.concatenate([protein.coords, ligand.coords]),
+        bonds=bonds,
+        atom_names=cat(protein.atom_names, ligand.atom_names, ""),
+        roles=list(protein.roles) + ["ligand"] * n,
+        residue_names=cat(protein.residue_names, ligand.residue_names, "LIG"),
+        residue_numbers=nums,
+        chain_ids=cat(protein.chain_ids, ligand.chain_ids, "L"),
+        name=f"{protein.name} + {ligand.name}",
+    )
+
+
+def edge_view(
+    structure: Structure,
+    task: str = "molecule",
+    cutoff_l: float | None = None,
+    cutoff_g: float | None = None,
+    show_local: bool = True,
+    show_global: bool = True,
+    max_global_edges: int = 2000,
+    focus=None,
+    colors: dict | None = None,
+    width: int = 640,
+    height: int = 480,
+    *,
+    cap_rule: str = "shortest",
+    ligand: Structure | None = None,
+    inp: GraphInput | None = None,
+    knn_k: int = 50,
+    **featurize_kw,
+) -> EdgeView:
+    """The local (solid) and non-local (dashed) graphs of `structure` under `task`.
+
+    cutoff_l / cutoff_g: Å, task defaults (`DEFAULT_CUTOFFS`) when None.
+    max_global_edges: at most this many non-local pairs are drawn, chosen by
+    `cap_rule` ('shortest' first, default, or 'even' over the sorted lengths).
+    focus: None (complex: the pocket + ligand atoms the model sees; else all),
+    'all', 'ligand', 'pocket', or atom indices / [N] bool mask: only edges with an
+    end in the focus are drawn and the camera zooms to it. colors: {'local':
+    '#rrggbb', 'global': '#rrggbb'}. ligand: a separate ligand for task='complex'
+    (drawn appended after the protein). inp: a ready `featurize.to_input` result.
+    Returns an `EdgeView` (`.view` is the py3Dmol view; `.to_html()` for the app).
+    """
+    colors = {"local": LOCAL_EDGE, "global": GLOBAL_EDGE, **(colors or {})}
+    for key in ("local", "global"):
+        H._hex(colors[key])  # reject anything that is not a plain colour
+    shown, offset = structure, 0
+    if ligand is not None:
+        if task != "complex":
+            raise ValueError("ligand= is only used with task='complex'")
+        shown, offset = combine(structure, ligand), structure.n_atoms
+        if inp is None:
+            inp = model_input(structure, task, ligand=ligand, **featurize_kw)
+    pairs = graph_pairs(
+        shown, task, cutoff_l, cutoff_g, knn_k=knn_k, inp=inp, ligand_offset=offset, **featurize_kw
+    )
+    if focus is None and task == "complex":
+        focus_idx = pairs.atoms
+    else:
+        focus_idx = resolve_focus(shown, focus)
+
+    def in_focus(p: np.ndarray) -> np.ndarray:
+        if focus_idx is None:
+            return np.ones(len(p), dtype=bool)
+        return np.isin(p[:, 0], focus_idx) | np.isin(p[:, 1], focus_idx)
+
+    keep_l = in_focus(pairs.local)
+    local = pairs.local[keep_l]
+    keep_g = in_focus(pairs.nonlocal_)
+    glob, glob_d = pairs.nonlocal_[keep_g], pairs.nonlocal_dist[keep_g]
+    chosen = cap_pairs(glob_d, max_global_edges, cap_rule) if show_global else glob_d[:0]
+    glob_drawn = glob[np.sort(chosen)] if len(chosen) else np.zeros((0, 2), np.int64)
+    local_drawn = local if show_local else local[:0]
+
+    v = new_view(shown, width, height)
+    sticks = stick_atoms(shown, focus_idx)
+    sticks[np.concatenate([local_drawn.ravel(), glob_drawn.ravel()]).astype(np.int64)] = True
+    draw_atoms(v, shown, sticks)
+    xyz = np.round(shown.coords, 3)
+    for i, j in local_drawn.tolist():
+        v.addCylinder(_cylinder(xyz[i], xyz[j], LOCAL_RADIUS, colors["local"], dashed=False))
+    for i, j in glob_drawn.tolist():
+        v.addCylinder(_cylinder(xyz[i], xyz[j], GLOBAL_RADIUS, colors["global"], dashed=True))
+    zoom(v, focus_idx)
+
+    n_g, n_gt = len(glob_drawn), len(glob)
+    rows = [
+        (colors["local"], f"local edges (solid): {len(local_drawn)} of {len(local)} pairs"),
+        (
+            colors["global"],
+            f"non-local edges (dashed): {n_g} of {n_gt} pairs"
+            + (
+                f", capped at {max_global_edges}, {cap_rule} first"
+                if n_g < n_gt and show_global
+                else ""
+            ),
+        ),
+    ]
+    cl, cg = cutoffs_for(task, cutoff_l, cutoff_g)
+    local_rule = "bonds" if task == "molecule" else f"≤ {cl:g} Å"
+    legend = (
+        '<div class="pamnet-legend">'
+        + H.escape(f"{task} graphs: local = {local_rule}, global ≤ {cg:g} Å")
+        + "".join(H.swatch(c, t) for c, t in rows)
+        + "</div>"
+    )
+    return EdgeView(
+        view=v,
+        legend_html=legend,
+        title=shown.name,
+        width=width,
+        height=height,
+        meta={"task": task, "cutoff_l": cl, "cutoff_g": cg},
+        n_local_drawn=len(local_drawn),
+        n_local_total=len(local),
+        n_global_drawn=n_g,
+        n_global_total=n_gt,
+        capped=bool(show_global and n_g < n_gt),
+        cap_rule=cap_rule,
+        focus=focus_idx,
+        local_pairs=local_drawn,
+        global_pairs=glob_drawn,
+    )
+
+
+def _cylinder(a: np.ndarray, b: np.ndarray, radius: float, color: str, dashed: bool) -> dict:
+    spec = {
+        "start": {"x": float(a[0]), "y": float(a[1]), "z": float(a[2])},
+        "end": {"x": float(b[0]), "y": float(b[1]), "z": float(b[2])},
+        "radius": radius,
+        "color": color,
+        "fromCap": 1,
+        "toCap": 1,
+    }
+    if dashed:
+        spec.update(dashed=True, dashLength=0.25, gapLength=0.2)
+    return spec
+
+
+__all__ = [
+    "CAP_RULES",
+    "DEFAULT_CUTOFFS",
+    "EdgePairs",
+    "EdgeView",
+    "cap_pairs",
+    "combine",
+    "cutoffs_for",
+    "edge_view",
+    "graph_pairs",
+    "model_input",
+    "row_index",
+]
