@@ -133,11 +133,16 @@ def knn(
     size_x = torch.bincount(batch_x, minlength=nb)
     want = torch.clamp(size_x[batch_y], max=k)  # neighbours each query can have
 
-    # First radius from the mean density of the bounding box of x.
-    span = (x.detach().amax(0) - x.detach().amin(0)).clamp(min=1.0)
-    density = x.shape[0] / float(span.prod())
-    r = max(1e-3, (3 * k / (4 * math.pi * density)) ** (1 / 3))
-
+    # First radius: the 90th percentile of the exact k-th neighbour distance of a
+    # sample of queries (brute force on the sample only), so most finish in one pass.
+    n_sample = max(1, min(256, y.shape[0], (1 << 24) // max(1, x.shape[0])))
+    sample = torch.randperm(y.shape[0], generator=torch.Generator().manual_seed(0))[:n_sample]
+    sample = sample.to(device)
+    d2 = torch.cdist(y[sample].detach(), x.detach()).pow(2)  # [S, Nx]
+    d2 = d2.masked_fill(batch_y[sample][:, None] != batch_x[None, :], math.inf)
+    kth = d2.topk(int(want[sample].max()), dim=1, largest=False).values[:, -1]
+    kth = kth[torch.isfinite(kth)]
+    r = float(kth.quantile(0.9).sqrt()) * 1.01 + 1e-3 if kth.numel() else 1.0
     pending = torch.arange(y.shape[0], device=device)
     rows, cols = [], []
     while pending.numel():
@@ -149,9 +154,8 @@ def knn(
             sel = done[q_local]
             ql, c = q_local[sel], cand[sel]
             d2 = (y[pending][ql].detach() - x[c].detach()).pow(2).sum(-1)
-            # Lexicographic sort by (query, distance): distance first, then stable by query.
-            o = torch.argsort(d2, stable=True)
-            o = o[torch.argsort(ql[o], stable=True)]
+            # One sort by (query, distance): d2 / (r^2 + 1) lies in [0, 1).
+            o = torch.argsort(ql.double() + d2.double() / (r * r + 1.0))
             ql, c = ql[o], c[o]
             _, within = _segments(torch.bincount(ql, minlength=pending.numel()))
             keep = within < want[pending][ql]

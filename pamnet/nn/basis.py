@@ -1,15 +1,15 @@
 """Radial (Bessel) and spherical (Bessel x Legendre) bases with a smooth envelope.
 
-The spherical basis uses the closed-form spherical Bessel functions j_l(z_ln x)
-and zonal harmonics Y_l^0 generated symbolically by PyG's `dimenet_utils`
-(the same construction as DimeNet), compiled to torch once per layer.
+The spherical basis uses closed-form spherical Bessel functions j_l(z_ln x) and
+zonal harmonics Y_l^0, derived symbolically as in DimeNet (via PyG's
+`dimenet_utils`) and printed once to `_sbf_forms.py` (see `make_sbf_forms`).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
-import sympy as sym
 import torch
 from torch import Tensor, nn
 
@@ -50,13 +50,21 @@ class BesselBasis(nn.Module):
         return self.envelope(x) * torch.sin(self.freq * x)
 
 
-def _compile(expr: sym.Expr, var: sym.Symbol):
-    """A sympy expression of one variable as a torch function (constants broadcast)."""
-    f = sym.lambdify([var], expr, {"sin": torch.sin, "cos": torch.cos, "sqrt": torch.sqrt})
-    if expr.free_symbols:
-        return f
-    const = float(expr)
-    return lambda t: torch.full_like(t, const)
+@lru_cache(maxsize=8)
+def _basis_functions(num_spherical: int, num_radial: int) -> tuple[list, list]:
+    """Radial [S*R] and angular [S] torch functions; precomputed for the usual 7 x 6."""
+    from pamnet.nn import _sbf_forms as forms
+
+    if (num_spherical, num_radial) == (forms.NUM_SPHERICAL, forms.NUM_RADIAL):
+        return forms.RADIAL, forms.ANGULAR
+    # Other sizes: derive symbolically (slow, ~15 s) and compile with sympy.
+    from pamnet.nn.make_sbf_forms import generate
+
+    namespace: dict = {}
+    exec(
+        compile(generate(num_spherical, num_radial), "<sbf_forms>", "exec"), namespace
+    )  # our own code
+    return namespace["RADIAL"], namespace["ANGULAR"]
 
 
 class SphericalBasis(nn.Module):
@@ -70,19 +78,11 @@ class SphericalBasis(nn.Module):
         self, num_spherical: int, num_radial: int, cutoff: float, envelope_exponent: int = 5
     ):
         super().__init__()
-        from torch_geometric.nn.models.dimenet_utils import bessel_basis, real_sph_harm
-
         self.num_spherical = num_spherical
         self.num_radial = num_radial
         self.cutoff = cutoff
         self.envelope = Envelope(envelope_exponent)
-        x, theta = sym.symbols("x theta")
-        radial = bessel_basis(num_spherical, num_radial)
-        angular = real_sph_harm(num_spherical)
-        self._radial = [
-            _compile(radial[s][n], x) for s in range(num_spherical) for n in range(num_radial)
-        ]
-        self._angular = [_compile(sym.sympify(angular[s][0]), theta) for s in range(num_spherical)]
+        self._radial, self._angular = _basis_functions(num_spherical, num_radial)
 
     def forward(self, dist: Tensor, angle: Tensor, idx: Tensor) -> Tensor:
         x = dist / self.cutoff

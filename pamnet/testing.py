@@ -1,0 +1,134 @@
+"""Test oracles shipped with the package: random structures and invariance checks."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from pamnet.data import GraphInput, collate
+from pamnet.model import PAMNet
+
+
+def random_rotation(generator: torch.Generator | None = None, dtype=torch.float64) -> Tensor:
+    """A uniformly random proper rotation matrix [3, 3]."""
+    q = torch.randn(4, generator=generator, dtype=torch.float64)
+    q = q / q.norm()
+    a, b, c, d = q.tolist()
+    rot = torch.tensor(
+        [
+            [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+            [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
+            [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
+        ],
+        dtype=torch.float64,
+    )
+    return rot.to(dtype)
+
+
+def random_molecule(
+    n: int, seed: int = 0, num_types: int = 5, spacing: float = 1.4, dtype=torch.float32
+) -> GraphInput:
+    """A random chain-like 'molecule': atoms ~`spacing` Å apart, bonds along the chain
+    plus any pair closer than 1.6 Å, random types."""
+    g = torch.Generator().manual_seed(seed)
+    steps = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    steps = steps / steps.norm(dim=1, keepdim=True) * spacing
+    pos = torch.cumsum(steps, 0)
+    d = torch.cdist(pos, pos)
+    close = (d < 1.6) & ~torch.eye(n, dtype=torch.bool)
+    chain = torch.zeros(n, n, dtype=torch.bool)
+    idx = torch.arange(n - 1)
+    chain[idx, idx + 1] = chain[idx + 1, idx] = True
+    bonds = (close | chain).nonzero().T
+    types = torch.randint(0, num_types, (n,), generator=g)
+    return GraphInput(
+        pos=pos.to(dtype), atom_type=types, bond_index=bonds, name=f"random_{n}_{seed}"
+    )
+
+
+def transformed(
+    inp: GraphInput, rot: Tensor | None = None, shift: Tensor | None = None
+) -> GraphInput:
+    pos = inp.pos
+    if rot is not None:
+        pos = pos @ rot.to(pos.dtype).T
+    if shift is not None:
+        pos = pos + shift.to(pos.dtype)
+    return GraphInput(
+        pos, inp.atom_type, inp.atom_feat, inp.bond_index, inp.part, inp.sign, inp.name
+    )
+
+
+def permuted(inp: GraphInput, perm: Tensor) -> GraphInput:
+    """The same structure with atoms reordered: new atom a is old atom perm[a]."""
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel())
+
+    def take(t):
+        return None if t is None else t[perm]
+
+    bonds = None if inp.bond_index is None else inv[inp.bond_index]
+    return GraphInput(
+        inp.pos[perm],
+        take(inp.atom_type),
+        take(inp.atom_feat),
+        bonds,
+        take(inp.part),
+        take(inp.sign),
+        inp.name,
+    )
+
+
+@torch.no_grad()
+def assert_invariant(model: PAMNet, inp: GraphInput, atol: float = 1e-4, seed: int = 0) -> None:
+    """Prediction unchanged under a random rotation, a translation and an atom permutation;
+    per-atom attention moves with the atoms."""
+    g = torch.Generator().manual_seed(seed)
+    base = model(collate([inp]), return_attention=True)
+    rot = random_rotation(g)
+    shift = torch.randn(3, generator=g) * 10
+    for name, other in [
+        ("rotation", transformed(inp, rot=rot)),
+        ("translation", transformed(inp, shift=shift)),
+    ]:
+        out = model(collate([other]), return_attention=True)
+        msg = f"{name} changed the prediction"
+        torch.testing.assert_close(out.prediction, base.prediction, atol=atol, rtol=0, msg=msg)
+        torch.testing.assert_close(out.attention, base.attention, atol=atol, rtol=0)
+    perm = torch.randperm(inp.num_atoms, generator=g)
+    out = model(collate([permuted(inp, perm)]), return_attention=True)
+    msg = "permutation changed the prediction"
+    torch.testing.assert_close(out.prediction, base.prediction, atol=atol, rtol=0, msg=msg)
+    torch.testing.assert_close(out.attention, base.attention[:, perm], atol=atol, rtol=0)
+
+
+def tiny_model(task: str = "molecule", variant: str = "PAMNet", seed: int = 0, **kw) -> PAMNet:
+    """A small randomly initialised model for tests (dim 8, 2 layers)."""
+    from pamnet.config import ModelConfig
+
+    torch.manual_seed(seed)
+    params = dict(task=task, variant=variant, dim=8, n_layer=2, cutoff_l=3.0, cutoff_g=5.0)
+    if task == "rna":
+        params.update(num_atom_types=3, cutoff_l=2.6, knn_k=8)
+    params.update(kw)
+    return PAMNet(ModelConfig(**params)).eval()
+
+
+def brute_radius_pairs(pos: Tensor, r: float, batch: Tensor | None = None) -> set[tuple[int, int]]:
+    d = torch.cdist(pos.double(), pos.double())
+    same = (
+        torch.ones_like(d, dtype=torch.bool) if batch is None else batch[:, None] == batch[None, :]
+    )
+    mask = (d <= r) & same & ~torch.eye(len(pos), dtype=torch.bool)
+    return {tuple(p) for p in mask.nonzero().tolist()}
+
+
+__all__ = [
+    "assert_invariant",
+    "brute_radius_pairs",
+    "permuted",
+    "random_molecule",
+    "random_rotation",
+    "tiny_model",
+    "transformed",
+]
