@@ -1,0 +1,43 @@
+"""`pamnet checkpoints`: the shipped and fine-tuned checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("checkpoints", help="list available checkpoints")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pamnet.registry import list_checkpoints, shipped_dir, user_dir
+
+    infos = list_checkpoints()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "path": str(i.path),
+                        "origin": i.origin,
+                        "task": i.task,
+                        "targets": i.targets,
+                        "units": i.units,
+                        "geometry": i.geometry,
+                    }
+                    for i in infos
+                ],
+                indent=1,
+            )
+        )
+        return 0
+    if not infos:
+        print(f"no checkpoints in {shipped_dir()} or {user_dir()}")
+        return 0
+    for i in infos:
+        targets = ", ".join(i.targets[:12])
+        print(f"{i.name:28s} {i.origin:10s} {i.task:9s} {targets}")
+    return 0

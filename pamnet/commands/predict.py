@@ -1,0 +1,93 @@
+"""`pamnet predict [FILES...] [--smiles S ...]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict properties of structures with a checkpoint",
+        description="Predict with a shipped or fine-tuned checkpoint (default: the QM9 model). "
+        "Files may hold several structures (multi-record SDF, multi-frame XYZ).",
+    )
+    p.add_argument("files", nargs="*", help="structure files (xyz, sdf, mol, mol2, pdb, cif)")
+    p.add_argument(
+        "--smiles", nargs="+", default=[], metavar="S", help="SMILES strings (3D built for you)"
+    )
+    p.add_argument("--checkpoint", default=None, help="name from `pamnet checkpoints` or a path")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument(
+        "--attention",
+        action="store_true",
+        help="also output fusion attention and per-atom contributions (json)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("csv", "json", "sdf"),
+        default=None,
+        help="default: from -o's extension, else csv",
+    )
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    p.add_argument(
+        "--ligand",
+        default=None,
+        help="complex mode: ligand residue name (default: picked automatically)",
+    )
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pamnet.errors import PamnetError
+    from pamnet.io import read
+    from pamnet.predict import Prediction, Predictor, to_frame, to_sdf
+
+    if not args.files and not args.smiles:
+        print("error: give structure FILES and/or --smiles S", file=sys.stderr)
+        return 2
+    fmt = args.format or {".json": "json", ".sdf": "sdf"}.get(
+        Path(args.output or "").suffix.lower(), "csv"
+    )
+    predictor = Predictor.from_name(args.checkpoint, args.device)
+    items: list = []
+    failed: dict[int, Prediction] = {}
+    for path in args.files:
+        try:
+            items.extend(read(path))
+        except PamnetError as exc:
+            failed[len(items)] = Prediction(
+                Path(path).name, 0, predictor.loaded.targets, predictor.loaded.units, error=str(exc)
+            )
+            items.append(None)
+    items.extend(args.smiles)
+    kw = {"ligand_resname": args.ligand} if predictor.task == "complex" and args.ligand else {}
+    todo = [it for it in items if it is not None]
+    results = iter(
+        predictor.predict(todo, attention=args.attention, batch_size=args.batch_size, **kw)
+    )
+    preds = [failed[i] if it is None else next(results) for i, it in enumerate(items)]
+
+    if fmt == "json":
+        text = json.dumps([p.to_dict(attention=args.attention) for p in preds], indent=1)
+    elif fmt == "sdf":
+        text = to_sdf(preds)
+    else:
+        text = to_frame(preds).to_csv(index=False)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    n_bad = sum(not p.ok for p in preds)
+    print(
+        f"{len(preds) - n_bad} predicted, {n_bad} failed on {predictor.device_name} "
+        f"with {predictor.loaded.path}",
+        file=sys.stderr,
+    )
+    for p in preds:
+        if not p.ok:
+            print(f"  {p.name}: {p.error}", file=sys.stderr)
+    return 0 if n_bad < len(preds) else 1

@@ -1,0 +1,262 @@
+"""Predictions in physical units, one structure or many, with warnings per row.
+
+`Predictor` wraps a loaded checkpoint: it featurizes structures for the
+checkpoint's task, runs batches on the chosen device, converts outputs to the
+checkpoint's units, and (on request) returns the fusion attention and per-atom
+contributions, also in physical units and summing exactly to the prediction.
+A structure that cannot be used becomes a failed row; the batch goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pamnet.checkpoint import LoadedModel, Normalization
+from pamnet.data import Batch, GraphInput, collate
+from pamnet.device import describe, resolve
+from pamnet.errors import PamnetError
+
+# Largest QM9 molecule: 9 heavy atoms (29 atoms with H).
+QM9_MAX_HEAVY = 9
+
+
+@dataclass
+class Prediction:
+    """One structure's result. values: {target: value}; attention [L, N, 2] (global,
+    local); contributions [L, N, T] in the targets' units, summing to the values."""
+
+    name: str
+    n_atoms: int
+    targets: list[str]
+    units: dict[str, str]
+    values: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    attention: np.ndarray | None = None
+    contributions: np.ndarray | None = None
+    input: GraphInput | None = field(default=None, repr=False)
+    structure: object | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self, attention: bool = False) -> dict:
+        """JSON-ready: name, n_atoms, predictions, units, warnings (+ attention, contributions)."""
+        d = {
+            "name": self.name,
+            "n_atoms": self.n_atoms,
+            "predictions": dict(self.values),
+            "units": {t: self.units.get(t, "") for t in self.targets},
+            "warnings": list(self.warnings),
+        }
+        if self.error:
+            d["error"] = self.error
+        if attention and self.attention is not None:
+            d["attention"] = self.attention.tolist()
+            per_atom = self.contributions.sum(0)  # [N, T]
+            d["contributions"] = {t: per_atom[:, k].tolist() for k, t in enumerate(self.targets)}
+        return d
+
+
+def per_atom_reference(batch: Batch, norm: Normalization) -> Tensor:
+    """[N, T] float64 share of each atom in the normalization's offset (its graph sum
+    is `training.reference_term`): the mean per atom (or split evenly) plus atom refs."""
+    n = torch.bincount(batch.graph, minlength=batch.num_graphs).to(torch.float64)
+    mean = torch.tensor(norm.mean, dtype=torch.float64, device=batch.pos.device)
+    per_atom = torch.tensor(norm.per_atom, dtype=torch.bool, device=batch.pos.device)
+    share = torch.where(per_atom, mean, mean / n[batch.graph][:, None])  # [N, T]
+    if norm.atom_ref is not None:
+        table = torch.tensor(norm.atom_ref, dtype=torch.float64, device=batch.pos.device)
+        share = share + table[batch.atom_type]
+    return share
+
+
+def physical_contributions(contrib: Tensor, batch: Batch, norm: Normalization | None) -> Tensor:
+    """Raw contributions [L, N, T] -> physical units; the offset is split over layers."""
+    c = contrib.double()
+    if norm is None:
+        return c
+    std = torch.tensor(norm.std, dtype=torch.float64, device=c.device)
+    return c * std + per_atom_reference(batch, norm)[None] / c.shape[0]
+
+
+Item = object  # a Structure, a GraphInput, or a SMILES string
+
+
+class Predictor:
+    """Predict with one checkpoint. `device`: 'auto' (GPU when present), 'cpu', 'cuda'."""
+
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "auto"):
+        self.loaded = loaded
+        self.device = resolve(device)
+        self.model = loaded.model.to(self.device).eval()
+
+    @classmethod
+    def from_name(cls, name_or_path: str | None = None, device: str = "auto") -> Predictor:
+        from pamnet import registry
+
+        dev = resolve(device)
+        return cls(registry.load(name_or_path, dev), dev)
+
+    @property
+    def task(self) -> str:
+        return self.model.config.task
+
+    @property
+    def device_name(self) -> str:
+        return describe(self.device)
+
+    def prepare(self, item: Item, **featurize_kw) -> tuple[GraphInput, list[str], object]:
+        """(model input, warnings, structure) for a Structure, GraphInput or SMILES."""
+        from pamnet.featurize import to_input
+        from pamnet.io import from_smiles
+        from pamnet.structure import Structure
+
+        if isinstance(item, GraphInput):
+            return item, [], None
+        structure = from_smiles(item) if isinstance(item, str) else item
+        if not isinstance(structure, Structure):
+            raise PamnetError(
+                f"cannot predict for a {type(item).__name__}; give a Structure or SMILES"
+            )
+        inp = to_input(structure, self.task, **featurize_kw)
+        return inp, self.domain_warnings(structure), structure
+
+    def domain_warnings(self, structure) -> list[str]:
+        """Why a prediction may be less trustworthy than the model card's figures."""
+        warnings = list(getattr(structure, "warnings", []) or [])
+        meta = self.loaded.metadata
+        expected = meta.get("geometry")
+        got = getattr(structure, "geometry", None)
+        if (
+            expected
+            and got
+            and expected != "any"
+            and got != expected
+            and not (expected == "dft" and got == "file")
+        ):
+            warnings.append(
+                f"geometry: model trained on {expected.upper()} geometries, this one is {got}"
+            )
+        if self.task == "molecule":
+            heavy = sum(e != "H" for e in structure.elements)
+            if meta.get("dataset") == "qm9" and heavy > QM9_MAX_HEAVY:
+                warnings.append(
+                    f"size: {heavy} heavy atoms, QM9 molecules have at most {QM9_MAX_HEAVY}; extrapolation"
+                )
+            charges = getattr(structure, "formal_charges", None)
+            if charges is not None and int(np.abs(charges).sum()) and meta.get("dataset") == "qm9":
+                warnings.append("charge: QM9 molecules are neutral; formal charges are ignored")
+            if not any(e == "H" for e in structure.elements) and structure.n_atoms > 1:
+                warnings.append("hydrogens: none present; QM9 models expect explicit hydrogens")
+        return warnings
+
+    @torch.no_grad()
+    def predict(
+        self,
+        items: Iterable[Item],
+        attention: bool = False,
+        batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+        **featurize_kw,
+    ) -> list[Prediction]:
+        """One Prediction per item, in order; failed items carry `error` and no values."""
+        from pamnet.training import to_physical
+
+        items = list(items)
+        lm, targets = self.loaded, self.loaded.targets
+        results: list[Prediction] = []
+        ready: list[tuple[int, GraphInput]] = []
+        for item in items:
+            name = getattr(item, "name", None) or (item if isinstance(item, str) else "")
+            try:
+                inp, warnings, structure = self.prepare(item, **featurize_kw)
+                row = Prediction(
+                    str(inp.name or name),
+                    inp.num_atoms,
+                    targets,
+                    lm.units,
+                    warnings=warnings,
+                    input=inp,
+                    structure=structure,
+                )
+                ready.append((len(results), inp))
+            except PamnetError as exc:
+                row = Prediction(str(name), 0, targets, lm.units, error=str(exc))
+            results.append(row)
+        done = len(results) - len(ready)
+        if progress:
+            progress(done, len(results))
+        for start in range(0, len(ready), batch_size):
+            chunk = ready[start : start + batch_size]
+            batch = collate([inp for _, inp in chunk]).to(self.device)
+            out = self.model(batch, return_attention=attention, return_contributions=attention)
+            values = to_physical(out.prediction, batch, lm.normalization).cpu().numpy()
+            contrib = (
+                physical_contributions(out.contributions, batch, lm.normalization).cpu().numpy()
+                if attention
+                else None
+            )
+            att = out.attention.cpu().numpy() if attention else None
+            graph = batch.graph.cpu().numpy()
+            for g, (idx, _) in enumerate(chunk):
+                row = results[idx]
+                row.values = {t: float(values[g, k]) for k, t in enumerate(targets)}
+                if attention:
+                    mask = graph == g
+                    row.attention = att[:, mask]
+                    row.contributions = contrib[:, mask]
+            done += len(chunk)
+            if progress:
+                progress(done, len(results))
+        return results
+
+
+def predict(
+    items: Iterable[Item] | Item,
+    checkpoint: str | None = None,
+    device: str = "auto",
+    attention: bool = False,
+    **kw,
+) -> list[Prediction]:
+    """Predict with a named or path checkpoint (default: the shipped QM9 model)."""
+    if isinstance(items, str) or not isinstance(items, Iterable):
+        items = [items]
+    return Predictor.from_name(checkpoint, device).predict(items, attention=attention, **kw)
+
+
+def to_frame(predictions: list[Prediction]):
+    """A pandas table: name, n_atoms, one column per target ('u0 [eV]'), warnings, error."""
+    import pandas as pd
+
+    rows = []
+    for p in predictions:
+        row = {"name": p.name, "n_atoms": p.n_atoms}
+        for t in p.targets:
+            unit = p.units.get(t, "")
+            row[f"{t} [{unit}]" if unit else t] = p.values.get(t, float("nan"))
+        row["warnings"] = "; ".join(p.warnings)
+        row["error"] = p.error or ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_sdf(predictions: list[Prediction]) -> str:
+    """SDF text of the predicted structures with each value as a property (failed rows skipped)."""
+    from pamnet.io import write_sdf
+
+    kept = [p for p in predictions if p.ok and p.structure is not None]
+    props = [
+        {
+            **{f"{t} [{p.units.get(t, '')}]".replace(" []", ""): v for t, v in p.values.items()},
+            **({"warnings": "; ".join(p.warnings)} if p.warnings else {}),
+        }
+        for p in kept
+    ]
+    return write_sdf([p.structure for p in kept], predictions=props)

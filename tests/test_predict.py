@@ -1,0 +1,149 @@
+"""Prediction service and `pamnet predict` / `pamnet checkpoints`."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pamnet.checkpoint import Normalization, save_checkpoint
+from pamnet.cli import main
+from pamnet.predict import Predictor, to_frame, to_sdf
+from pamnet.testing import tiny_model
+
+TARGETS = ["homo", "u0"]
+
+
+@pytest.fixture()
+def registry_dir(tmp_path, monkeypatch):
+    """A checkpoint folder with one tiny two-target molecule model named 'tiny'."""
+    ckpts = tmp_path / "ckpts"
+    monkeypatch.setenv("PAMNET_CHECKPOINTS", str(ckpts))
+    monkeypatch.setenv("PAMNET_DATA_DIR", str(tmp_path / "data"))
+    model = tiny_model(num_targets=2)
+    norm = Normalization(
+        mean=[-6.5, -2.0],
+        std=[0.6, 0.3],
+        per_atom=[False, True],
+        atom_ref=[[0, -13.6], [0, -1030.0], [0, -1485.0], [0, -2042.0], [0, -2713.0]],
+    )
+    save_checkpoint(
+        ckpts / "tiny.pt",
+        model,
+        TARGETS,
+        {"homo": "eV", "u0": "eV"},
+        norm,
+        {"dataset": "qm9", "geometry": "dft"},
+    )
+    (ckpts / "tiny.md").write_text("# tiny\nA test model.")
+    return ckpts
+
+
+def test_predict_smiles_with_attention_sums(registry_dir):
+    pred = Predictor.from_name("tiny", "cpu")
+    rows = pred.predict(["CCO", "c1ccccc1"], attention=True)
+    assert [r.ok for r in rows] == [True, True]
+    for r in rows:
+        assert set(r.values) == set(TARGETS)
+        assert r.attention.shape == (2, r.n_atoms, 2)
+        np.testing.assert_allclose(r.attention.sum(-1), 1.0, atol=1e-6)
+        np.testing.assert_allclose(
+            r.contributions.sum((0, 1)), [r.values[t] for t in TARGETS], rtol=1e-6
+        )
+        assert any("geometry" in w for w in r.warnings)  # MMFF geometry vs a DFT-trained model
+    # The atom references make u0 a total energy: strongly negative, larger for benzene.
+    assert rows[1].values["u0"] < rows[0].values["u0"] < -1000
+
+
+def test_bad_rows_do_not_stop_the_batch(registry_dir):
+    rows = Predictor.from_name("tiny", "cpu").predict(["CCO", "CCS", "not a smiles((", "C"])
+    assert [r.ok for r in rows] == [True, False, False, True]
+    assert "S" in rows[1].error and "QM9" in rows[1].error
+    frame = to_frame(rows)
+    assert list(frame.columns[:4]) == ["name", "n_atoms", "homo [eV]", "u0 [eV]"]
+    assert frame["error"].astype(bool).tolist() == [False, True, True, False]
+    sdf = to_sdf(rows)
+    assert sdf.count("$$$$") == 2 and "homo [eV]" in sdf
+
+
+def test_batched_equals_single(registry_dir):
+    pred = Predictor.from_name("tiny", "cpu")
+    smiles = ["CCO", "CC(=O)O", "C1CC1", "N#N"]
+    together = pred.predict(smiles, batch_size=4)
+    alone = [pred.predict([s])[0] for s in smiles]
+    for a, b in zip(together, alone):
+        assert a.values == pytest.approx(b.values, abs=1e-5)
+
+
+def test_cli_predict_json_csv_sdf(registry_dir, tmp_path, capsys):
+    xyz = tmp_path / "w.xyz"
+    xyz.write_text("3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n")
+    assert (
+        main(
+            [
+                "predict",
+                str(xyz),
+                "--smiles",
+                "CCO",
+                "--checkpoint",
+                "tiny",
+                "--attention",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert [o["name"] for o in out][1] == "CCO" and len(out) == 2
+    first = out[0]
+    assert set(first) >= {
+        "name",
+        "n_atoms",
+        "predictions",
+        "units",
+        "warnings",
+        "attention",
+        "contributions",
+    }
+    assert np.array(first["attention"]).shape == (2, 3, 2)
+    assert sum(first["contributions"]["u0"]) == pytest.approx(first["predictions"]["u0"], rel=1e-6)
+    csv = tmp_path / "out.csv"
+    assert main(["predict", "--smiles", "CCO", "C", "--checkpoint", "tiny", "-o", str(csv)]) == 0
+    assert csv.read_text().splitlines()[0].startswith("name,n_atoms,homo [eV],u0 [eV]")
+    sdf = tmp_path / "out.sdf"
+    assert main(["predict", "--smiles", "CCO", "--checkpoint", "tiny", "-o", str(sdf)]) == 0
+    assert "<u0 [eV]>" in sdf.read_text()
+
+
+def test_cli_errors_are_messages(registry_dir, tmp_path, capsys):
+    assert main(["predict", "--smiles", "CCO", "--checkpoint", "nope"]) == 1
+    assert "no checkpoint named" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00garbage")
+    assert main(["predict", "--smiles", "CCO", "--checkpoint", str(bad)]) == 1
+    assert "corrupt" in capsys.readouterr().err
+    empty = tmp_path / "empty.xyz"
+    empty.write_text("")
+    assert main(["predict", str(empty), "--smiles", "C", "--checkpoint", "tiny"]) == 0
+    assert "1 failed" in capsys.readouterr().err
+
+
+def test_checkpoint_listing(registry_dir, capsys):
+    assert main(["checkpoints", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["name"] == "tiny" and listed[0]["targets"] == TARGETS
+    from pamnet.registry import list_checkpoints
+
+    assert list_checkpoints()[0].card.startswith("# tiny")
+
+
+def test_device_resolution():
+    from pamnet.device import resolve
+    from pamnet.errors import ConfigError
+
+    assert resolve("cpu").type == "cpu"
+    assert resolve("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA"):
+            resolve("cuda")
