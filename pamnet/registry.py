@@ -3,7 +3,8 @@
 Shipped checkpoints sit in the repository's `checkpoints/` (or
 `$PAMNET_CHECKPOINTS`); checkpoints made by fine-tuning jobs sit in
 `<data dir>/checkpoints` (`$PAMNET_DATA_DIR`, default `~/.pamnet`). A name is a
-file stem from either place; anything else is taken as a path.
+file stem from either place; anything else is taken as a path. The default is
+the shipped QM9 model (`$PAMNET_DEFAULT_CHECKPOINT` overrides it).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def list_checkpoints(task: str | None = None) -> list[CheckpointInfo]:
 
 def resolve(name_or_path: str | os.PathLike | None = None) -> Path:
     """A checkpoint's path from its name (see module doc) or a path; None = default QM9 model."""
-    name = str(name_or_path or DEFAULT_MOLECULE)
+    name = str(name_or_path or os.environ.get("PAMNET_DEFAULT_CHECKPOINT") or DEFAULT_MOLECULE)
     for folder in (shipped_dir(), user_dir()):
         candidate = folder / f"{name}.pt"
         if candidate.is_file():

@@ -6,40 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.cli import main
 from pamnet.predict import Predictor, to_frame, to_sdf
-from pamnet.testing import tiny_model
-
-TARGETS = ["homo", "u0"]
+from tests.conftest import TINY_TARGETS as TARGETS
 
 
-@pytest.fixture()
-def registry_dir(tmp_path, monkeypatch):
-    """A checkpoint folder with one tiny two-target molecule model named 'tiny'."""
-    ckpts = tmp_path / "ckpts"
-    monkeypatch.setenv("PAMNET_CHECKPOINTS", str(ckpts))
-    monkeypatch.setenv("PAMNET_DATA_DIR", str(tmp_path / "data"))
-    model = tiny_model(num_targets=2)
-    norm = Normalization(
-        mean=[-6.5, -2.0],
-        std=[0.6, 0.3],
-        per_atom=[False, True],
-        atom_ref=[[0, -13.6], [0, -1030.0], [0, -1485.0], [0, -2042.0], [0, -2713.0]],
-    )
-    save_checkpoint(
-        ckpts / "tiny.pt",
-        model,
-        TARGETS,
-        {"homo": "eV", "u0": "eV"},
-        norm,
-        {"dataset": "qm9", "geometry": "dft"},
-    )
-    (ckpts / "tiny.md").write_text("# tiny\nA test model.")
-    return ckpts
-
-
-def test_predict_smiles_with_attention_sums(registry_dir):
+def test_predict_smiles_with_attention_sums(tiny_registry):
     pred = Predictor.from_name("tiny", "cpu")
     rows = pred.predict(["CCO", "c1ccccc1"], attention=True)
     assert [r.ok for r in rows] == [True, True]
@@ -55,7 +27,7 @@ def test_predict_smiles_with_attention_sums(registry_dir):
     assert rows[1].values["u0"] < rows[0].values["u0"] < -1000
 
 
-def test_bad_rows_do_not_stop_the_batch(registry_dir):
+def test_bad_rows_do_not_stop_the_batch(tiny_registry):
     rows = Predictor.from_name("tiny", "cpu").predict(["CCO", "CCS", "not a smiles((", "C"])
     assert [r.ok for r in rows] == [True, False, False, True]
     assert "S" in rows[1].error and "QM9" in rows[1].error
@@ -66,7 +38,7 @@ def test_bad_rows_do_not_stop_the_batch(registry_dir):
     assert sdf.count("$$$$") == 2 and "homo [eV]" in sdf
 
 
-def test_batched_equals_single(registry_dir):
+def test_batched_equals_single(tiny_registry):
     pred = Predictor.from_name("tiny", "cpu")
     smiles = ["CCO", "CC(=O)O", "C1CC1", "N#N"]
     together = pred.predict(smiles, batch_size=4)
@@ -75,7 +47,7 @@ def test_batched_equals_single(registry_dir):
         assert a.values == pytest.approx(b.values, abs=1e-5)
 
 
-def test_cli_predict_json_csv_sdf(registry_dir, tmp_path, capsys):
+def test_cli_predict_json_csv_sdf(tiny_registry, tmp_path, capsys):
     xyz = tmp_path / "w.xyz"
     xyz.write_text("3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n")
     assert (
@@ -116,7 +88,7 @@ def test_cli_predict_json_csv_sdf(registry_dir, tmp_path, capsys):
     assert "<u0 [eV]>" in sdf.read_text()
 
 
-def test_cli_errors_are_messages(registry_dir, tmp_path, capsys):
+def test_cli_errors_are_messages(tiny_registry, tmp_path, capsys):
     assert main(["predict", "--smiles", "CCO", "--checkpoint", "nope"]) == 1
     assert "no checkpoint named" in capsys.readouterr().err
     bad = tmp_path / "bad.pt"
@@ -129,7 +101,7 @@ def test_cli_errors_are_messages(registry_dir, tmp_path, capsys):
     assert "1 failed" in capsys.readouterr().err
 
 
-def test_checkpoint_listing(registry_dir, capsys):
+def test_checkpoint_listing(tiny_registry, capsys):
     assert main(["checkpoints", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed[0]["name"] == "tiny" and listed[0]["targets"] == TARGETS
