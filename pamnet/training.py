@@ -1,0 +1,524 @@
+"""A generic PAMNet trainer: any list of `GraphInput` with a target table [n, T].
+
+Nothing here knows about a particular dataset. Targets are in physical units with
+NaN for missing values (masked in the loss); the network learns them normalized
+by a `Normalization` (y = std * raw + mean term + atom-reference term).
+
+Adam, L1 loss on normalized targets, linear warm-up over `warmup_epochs` then
+exponential decay (`lr_decay` per epoch), gradient clipping, an EMA of the weights
+used for validation and export. The full state (model, optimizer, scheduler, EMA,
+epoch and batch position, step, RNG states) is saved to `out_dir/state.pt`
+regularly and when the wall-clock budget runs out; `Trainer.from_state` resumes it
+exactly. Under `torchrun` (WORLD_SIZE > 1) it initialises torch.distributed (NCCL
+on GPU, Gloo on CPU), wraps the model in DistributedDataParallel, shards every
+epoch's permutation by rank, and only rank 0 validates and writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from pamnet.checkpoint import Normalization, save_checkpoint
+from pamnet.config import ModelConfig
+from pamnet.data import Batch, GraphInput, collate
+from pamnet.ema import EMA
+from pamnet.errors import CheckpointError, ConfigError, DataError
+from pamnet.model import PAMNet
+
+STATE_FORMAT = "pamnet-studio-train/1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; saved inside the training state."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup_epochs: float = 1.0  # linear warm-up from lr/steps to lr
+    lr_decay: float = 0.96  # lr multiplied by this per epoch after warm-up (smoothly per step)
+    ema_decay: float = 0.999
+    clip_norm: float = 10.0  # max global gradient norm
+    weight_decay: float = 0.0
+    max_minutes: float | None = None  # wall-clock budget over all resumes; stops after saving
+    save_every_minutes: float = 10.0
+    eval_batch_size: int = 128
+    seed: int = 0  # weight init (when the trainer builds the model) and batch order
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class GraphDataset:
+    """Structures and their targets: graphs [n], y [n, T] physical units, NaN = missing."""
+
+    graphs: list[GraphInput]
+    y: Tensor
+
+    def __post_init__(self) -> None:
+        if self.y.ndim != 2 or self.y.shape[0] != len(self.graphs):
+            raise DataError(
+                f"targets must be [n_structures, n_targets]; got {tuple(self.y.shape)} "
+                f"for {len(self.graphs)} structures"
+            )
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+
+@dataclass
+class EpochMetrics:
+    """What the per-epoch callback receives. MAEs in the targets' physical units."""
+
+    epoch: int  # 1-based, the epoch just finished (or interrupted)
+    step: int
+    train_loss: float  # mean L1 on normalized targets over the epoch's batches
+    val_mae: dict[str, float] | None
+    val_score: float | None  # mean over targets of MAE / std: lower is better
+    lr: float
+    elapsed_s: float  # over all resumes
+    molecules_per_s: float
+    complete: bool  # False when the budget stopped the run inside this epoch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    metrics: list[EpochMetrics]
+    epochs_done: int
+    step: int
+    elapsed_s: float
+    stopped_by_budget: bool
+    state_path: Path | None
+    checkpoint_path: Path | None  # EMA weights of the best validation score (else last)
+
+
+# --- normalization ------------------------------------------------------------
+def reference_term(batch: Batch, norm: Normalization) -> Tensor:
+    """[G, T] float64: mean term (per atom or per structure) plus atom references."""
+    mean = torch.tensor(norm.mean, dtype=torch.float64, device=batch.pos.device)
+    per_atom = torch.tensor(norm.per_atom, dtype=torch.bool, device=batch.pos.device)
+    n = torch.bincount(batch.graph, minlength=batch.num_graphs).to(torch.float64)[:, None]
+    ref = torch.where(per_atom, mean * n, mean.expand(batch.num_graphs, -1))
+    if norm.atom_ref is not None:
+        table = torch.tensor(norm.atom_ref, dtype=torch.float64, device=batch.pos.device)
+        per_atom_ref = table[batch.atom_type]  # [N, T]
+        ref = ref.index_add(0, batch.graph, per_atom_ref)
+    return ref
+
+
+def to_physical(raw: Tensor, batch: Batch, norm: Normalization | None) -> Tensor:
+    """Model output [G, T] -> physical units (float64)."""
+    if norm is None:
+        return raw.double()
+    std = torch.tensor(norm.std, dtype=torch.float64, device=raw.device)
+    return raw.double() * std + reference_term(batch, norm)
+
+
+def to_normalized(y: Tensor, batch: Batch, norm: Normalization | None) -> Tensor:
+    """Physical targets [G, T] -> what the raw model output should be (float64)."""
+    if norm is None:
+        return y.double()
+    std = torch.tensor(norm.std, dtype=torch.float64, device=y.device)
+    return (y.double() - reference_term(batch, norm)) / std
+
+
+def masked_l1(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean |pred - target| over entries where target is not NaN."""
+    mask = ~torch.isnan(target)
+    if not mask.any():
+        return pred.sum() * 0.0
+    return (pred[mask] - target[mask]).abs().mean()
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    graphs: list[GraphInput],
+    norm: Normalization | None,
+    batch_size: int = 128,
+    device: str | torch.device | None = None,
+) -> Tensor:
+    """[n, T] float64 predictions in physical units (model put in eval mode)."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    out = []
+    for i in range(0, len(graphs), batch_size):
+        batch = collate(graphs[i : i + batch_size]).to(device)
+        out.append(to_physical(model(batch).prediction, batch, norm).cpu())
+    return torch.cat(out) if out else torch.zeros(0, 0, dtype=torch.float64)
+
+
+def mae(pred: Tensor, y: Tensor) -> Tensor:
+    """[T] mean absolute error per target, NaN targets skipped (NaN if none)."""
+    err = (pred.double() - y.double()).abs()
+    mask = ~torch.isnan(err)
+    return torch.where(mask, err, 0.0).sum(0) / mask.sum(0)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but PyTorch sees no CUDA GPU")
+    return torch.device(name)
+
+
+# --- distributed hook ---------------------------------------------------------
+def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device); initialises torch.distributed under torchrun."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        torch.distributed.barrier()
+
+
+# --- the trainer --------------------------------------------------------------
+class Trainer:
+    """Train `model` on `train` (and validate on `val` with the EMA weights).
+
+    targets: names of the T columns; units: {target: unit}; metadata: JSON-like
+    facts copied into every checkpoint (dataset, split, ...). callback(metrics) is
+    called after every epoch on rank 0; returning False stops the run (after saving).
+    out_dir gets state.pt (resumable), best.pt / last.pt (EMA weights, our
+    checkpoint format) and log.jsonl; None writes nothing.
+    """
+
+    def __init__(
+        self,
+        model: PAMNet,
+        train: GraphDataset,
+        normalization: Normalization | None,
+        targets: list[str],
+        config: TrainConfig = TrainConfig(),
+        val: GraphDataset | None = None,
+        out_dir: str | os.PathLike | None = None,
+        units: dict[str, str] | None = None,
+        metadata: dict | None = None,
+        callback: Callable[[EpochMetrics], bool | None] | None = None,
+    ):
+        if len(targets) != model.config.num_targets or train.y.shape[1] != len(targets):
+            raise ConfigError(
+                f"{len(targets)} target names, {train.y.shape[1]} target columns and a model "
+                f"with {model.config.num_targets} outputs must agree"
+            )
+        if len(train) == 0:
+            raise DataError("the training set is empty")
+        self.config = config
+        self.train_set, self.val_set = train, val
+        self.normalization, self.targets = normalization, list(targets)
+        self.units, self.metadata = dict(units or {}), dict(metadata or {})
+        self.callback = callback
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.rank, self.world, self.device = _distributed(resolve_device(config.device))
+        self.model = model.to(self.device)
+        self.net: nn.Module = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.steps_per_epoch = math.ceil(math.ceil(len(train) / self.world) / config.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: self._lr_factor(step)
+        )
+        self.ema = EMA(self.model, config.ema_decay)
+        self.epoch = 0  # epochs completed
+        self.batch_in_epoch = 0  # batches of the current epoch already done
+        self.step = 0
+        self.elapsed_s = 0.0
+        self.best_score = math.inf
+        self.history: list[EpochMetrics] = []
+        self._epoch_loss = [0.0, 0]  # running sum, count of the current epoch
+
+    def _lr_factor(self, step: int) -> float:
+        spe = self.steps_per_epoch
+        warm = max(1.0, self.config.warmup_epochs * spe)
+        decay = self.config.lr_decay ** (max(0.0, step - warm) / spe)
+        return min(1.0, (step + 1) / warm) * decay
+
+    def _order(self, epoch: int) -> Tensor:
+        """This rank's sample order for `epoch`: a seeded permutation, padded, strided."""
+        g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        perm = torch.randperm(len(self.train_set), generator=g)
+        total = math.ceil(len(perm) / self.world) * self.world
+        perm = torch.cat([perm, perm[: total - len(perm)]])
+        return perm[self.rank :: self.world]
+
+    def _batch_loss(self, idx: Tensor) -> Tensor:
+        batch = collate([self.train_set.graphs[int(i)] for i in idx]).to(self.device)
+        target = to_normalized(self.train_set.y[idx].to(self.device), batch, self.normalization)
+        raw = self.net(batch).prediction
+        return masked_l1(raw, target.to(raw.dtype))
+
+    def validate(self) -> tuple[dict[str, float], float] | None:
+        """MAE per target with the EMA weights, and the mean of MAE / std."""
+        if self.val_set is None or len(self.val_set) == 0:
+            return None
+        with self.ema.applied(self.model):
+            pred = predict(
+                self.model, self.val_set.graphs, self.normalization,
+                self.config.eval_batch_size, self.device,
+            )  # fmt: skip
+        err = mae(pred, self.val_set.y)
+        std = torch.tensor(self.normalization.std if self.normalization else [1.0] * len(err))
+        score = float(torch.nanmean(err / std.double()))
+        return {t: float(e) for t, e in zip(self.targets, err)}, score
+
+    def fit(self) -> TrainResult:
+        """Train until `config.epochs` are done, the budget runs out or the callback stops."""
+        cfg = self.config
+        budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        start = time.perf_counter() - self.elapsed_s
+        last_save = time.perf_counter()
+        stopped = by_budget = False
+        while self.epoch < cfg.epochs and not stopped:
+            self.model.train()
+            order = self._order(self.epoch)
+            t_epoch, n_seen = time.perf_counter(), 0
+            for b in range(self.batch_in_epoch, self.steps_per_epoch):
+                idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = self._batch_loss(idx)
+                loss.backward()
+                if cfg.clip_norm:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.ema.update(self.model)
+                self.step += 1
+                self.batch_in_epoch = b + 1
+                self._epoch_loss[0] += float(loss.detach())
+                self._epoch_loss[1] += 1
+                n_seen += len(idx)
+                now = time.perf_counter()
+                self.elapsed_s = now - start
+                if self.elapsed_s >= budget and self.batch_in_epoch < self.steps_per_epoch:
+                    stopped = by_budget = True
+                    break
+                if now - last_save >= cfg.save_every_minutes * 60:
+                    self._save_state()
+                    last_save = now
+            complete = self.batch_in_epoch >= self.steps_per_epoch
+            rate = n_seen * self.world / max(1e-9, time.perf_counter() - t_epoch)
+            metrics = self._end_epoch(complete, rate)
+            self.elapsed_s = time.perf_counter() - start
+            if self.elapsed_s >= budget:
+                stopped = by_budget = True
+            if self.rank == 0 and self.callback is not None and complete:
+                if self.callback(metrics) is False:
+                    stopped = True
+            self._save_state()
+            last_save = time.perf_counter()
+        return TrainResult(
+            metrics=list(self.history),
+            epochs_done=self.epoch,
+            step=self.step,
+            elapsed_s=self.elapsed_s,
+            stopped_by_budget=by_budget and self.epoch < cfg.epochs,
+            state_path=self.state_path if self.out_dir and self.rank == 0 else None,
+            checkpoint_path=self._best_path(),
+        )
+
+    def _end_epoch(self, complete: bool, rate: float) -> EpochMetrics:
+        loss_sum, count = self._epoch_loss
+        if self.world > 1:
+            t = torch.tensor([loss_sum, count], dtype=torch.float64, device=self.device)
+            torch.distributed.all_reduce(t)
+            loss_sum, count = float(t[0]), int(t[1])
+        epoch_no = self.epoch + 1
+        val = self.validate() if complete and self.rank == 0 else None
+        metrics = EpochMetrics(
+            epoch=epoch_no,
+            step=self.step,
+            train_loss=loss_sum / max(1, count),
+            val_mae=val[0] if val else None,
+            val_score=val[1] if val else None,
+            lr=float(self.optimizer.param_groups[0]["lr"]),
+            elapsed_s=self.elapsed_s,
+            molecules_per_s=rate,
+            complete=complete,
+        )
+        if complete:
+            self.history.append(metrics)
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            self._epoch_loss = [0.0, 0]
+        if self.rank == 0 and self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.out_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(metrics.to_dict()) + "\n")
+            self.export(self.out_dir / "last.pt", {"epoch_metrics": metrics.to_dict()})
+            if val and val[1] < self.best_score:
+                self.best_score = val[1]
+                self.export(self.out_dir / "best.pt", {"epoch_metrics": metrics.to_dict()})
+        return metrics
+
+    def _best_path(self) -> Path | None:
+        if self.out_dir is None or self.rank != 0:
+            return None
+        best = self.out_dir / "best.pt"
+        return best if best.is_file() else self.out_dir / "last.pt"
+
+    def export(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+        """Save the EMA weights as a model checkpoint (rank 0 only)."""
+        if self.rank != 0:
+            return
+        meta = {
+            **self.metadata,
+            "training": {
+                "epochs_done": self.epoch,
+                "step": self.step,
+                "elapsed_s": round(self.elapsed_s, 1),
+                "train_config": self.config.to_dict(),
+                "world_size": self.world,
+                **(extra or {}),
+            },
+        }
+        with self.ema.applied(self.model):
+            save_checkpoint(path, self.model, self.targets, self.units, self.normalization, meta)
+
+    # --- state ----------------------------------------------------------------
+    @property
+    def state_path(self) -> Path | None:
+        return self.out_dir / "state.pt" if self.out_dir is not None else None
+
+    def state_dict(self) -> dict:
+        return {
+            "format": STATE_FORMAT,
+            "model": self.model.state_dict(),
+            "model_config": self.model.config.to_dict(),
+            "train_config": self.config.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict(),
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "best_score": self.best_score,
+            "epoch_loss": list(self._epoch_loss),
+            "history": [m.to_dict() for m in self.history],
+            "targets": self.targets,
+            "units": self.units,
+            "normalization": self.normalization.to_dict() if self.normalization else None,
+            "metadata": self.metadata,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "python": random.getstate(),
+            },
+        }
+
+    def _save_state(self) -> None:
+        if self.rank == 0 and self.out_dir is not None:
+            save_state(self.state_path, self.state_dict())
+        _barrier(self.world)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.ema.load_state_dict(state["ema"])
+        self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
+        self.step, self.elapsed_s = int(state["step"]), float(state["elapsed_s"])
+        self.best_score = float(state["best_score"])
+        self._epoch_loss = [float(state["epoch_loss"][0]), int(state["epoch_loss"][1])]
+        self.history = [EpochMetrics(**m) for m in state["history"]]
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        random.setstate(_as_tuple(rng["python"]))
+
+    @classmethod
+    def from_state(
+        cls,
+        path: str | os.PathLike,
+        train: GraphDataset,
+        val: GraphDataset | None = None,
+        out_dir: str | os.PathLike | None = None,
+        callback: Callable[[EpochMetrics], bool | None] | None = None,
+        **overrides,
+    ) -> Trainer:
+        """Rebuild a trainer from `state.pt` to continue exactly where it stopped.
+
+        overrides: TrainConfig fields to change (e.g. epochs, max_minutes, device);
+        changing batch_size or lr_decay changes the schedule, so the run is no longer
+        identical to an uninterrupted one.
+        """
+        state = load_state(path)
+        config = TrainConfig.from_dict({**state["train_config"], **overrides})
+        model = PAMNet(ModelConfig.from_dict(state["model_config"]))
+        trainer = cls(
+            model,
+            train,
+            Normalization.from_dict(state["normalization"]),
+            state["targets"],
+            config,
+            val=val,
+            out_dir=out_dir if out_dir is not None else Path(path).parent,
+            units=state["units"],
+            metadata=state["metadata"],
+            callback=callback,
+        )
+        trainer.load_state_dict(state)
+        return trainer
+
+
+def _as_tuple(x):
+    return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def save_state(path: str | os.PathLike, state: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: str | os.PathLike) -> dict:
+    """A training state saved by `Trainer` (loaded with weights_only=True)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such training state") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+        raise CheckpointError(f"{path}: not a readable training state ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointError(
+            f"{path}: not a PAMNet Studio training state (made by `pamnet train`, state.pt)"
+        )
+    return state

@@ -1,0 +1,156 @@
+"""The generic trainer: normalization round trip, loss goes down, exact resume, NaN masking."""
+
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from pamnet.checkpoint import Normalization, load_checkpoint
+from pamnet.config import ModelConfig
+from pamnet.data import collate
+from pamnet.model import PAMNet
+from pamnet.testing import random_molecule
+from pamnet.training import (
+    GraphDataset,
+    TrainConfig,
+    Trainer,
+    load_state,
+    mae,
+    masked_l1,
+    predict,
+    to_normalized,
+    to_physical,
+)
+
+TARGETS = ["energy", "size"]
+NORM = Normalization(
+    mean=[0.5, 2.0],
+    std=[0.7, 1.5],
+    per_atom=[True, False],
+    atom_ref=[[-1.0, 0.0], [-3.0, 0.0], [-4.0, 0.0], [-5.0, 0.0], [-6.0, 0.0]],
+)
+
+
+def _dataset(n: int = 64, seed: int = 0) -> GraphDataset:
+    graphs = [random_molecule(4 + (i % 7), seed=seed * 1000 + i) for i in range(n)]
+    ref = torch.tensor(NORM.atom_ref, dtype=torch.float64)
+    y = torch.stack(
+        [
+            torch.stack(
+                [
+                    ref[g.atom_type, 0].sum() + 0.3 * g.num_atoms + 0.1 * g.pos.double().std(),
+                    g.pos.double().norm(dim=1).mean(),
+                ]
+            )
+            for g in graphs
+        ]
+    )
+    return GraphDataset(graphs, y)
+
+
+def _model(seed: int = 0) -> PAMNet:
+    torch.manual_seed(seed)
+    return PAMNet(ModelConfig(dim=16, n_layer=1, num_targets=2, num_rbf=6, num_spherical=3,
+                              num_radial=3))  # fmt: skip
+
+
+def _config(**kw) -> TrainConfig:
+    base = dict(epochs=2, batch_size=16, lr=3e-3, warmup_epochs=0.5, device="cpu", seed=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_normalization_round_trip_with_atom_refs():
+    data = _dataset(8)
+    batch = collate(data.graphs)
+    raw = to_normalized(data.y, batch, NORM)
+    assert_close(to_physical(raw, batch, NORM), data.y, rtol=0, atol=1e-12)
+    # by hand for one molecule: y = std * raw + mean * n_atoms + sum of atom refs
+    g = data.graphs[0]
+    expect = 0.7 * raw[0, 0] + 0.5 * g.num_atoms + sum(NORM.atom_ref[t][0] for t in g.atom_type)
+    assert math.isclose(float(expect), float(data.y[0, 0]), abs_tol=1e-9)
+    assert math.isclose(float(1.5 * raw[0, 1] + 2.0), float(data.y[0, 1]), abs_tol=1e-9)
+
+
+def test_masked_l1_and_mae_skip_nan():
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    target = torch.tensor([[2.0, float("nan")], [3.0, 6.0]])
+    assert float(masked_l1(pred, target)) == pytest.approx(1.0)
+    assert mae(pred, target).tolist() == pytest.approx([0.5, 2.0])
+
+
+def test_short_training_lowers_the_loss():
+    trainer = Trainer(_model(), _dataset(), NORM, TARGETS, _config(epochs=8))
+    result = trainer.fit()
+    losses = [m.train_loss for m in result.metrics]
+    assert len(losses) == 8 and result.step == 8 * 4
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_missing_targets_are_masked(tmp_path):
+    data = _dataset(32)
+    data.y[::2, 1] = float("nan")
+    trainer = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1), val=data, out_dir=tmp_path)
+    result = trainer.fit()
+    assert math.isfinite(result.metrics[0].train_loss)
+    assert all(math.isfinite(v) for v in result.metrics[0].val_mae.values())
+    loaded = load_checkpoint(tmp_path / "best.pt")  # EMA weights in our checkpoint format
+    assert loaded.targets == TARGETS and loaded.normalization == NORM
+    assert loaded.metadata["training"]["epochs_done"] == 1
+    pred = predict(loaded.model, data.graphs, loaded.normalization)
+    assert pred.shape == (32, 2) and pred.dtype == torch.float64
+
+
+def _all_weights(trainer: Trainer) -> dict:
+    return {**trainer.model.state_dict(), **{f"ema.{k}": v for k, v in trainer.ema.shadow.items()}}
+
+
+def test_resume_continues_exactly(tmp_path):
+    data, val = _dataset(48), _dataset(16, seed=1)
+    straight = Trainer(_model(), data, NORM, TARGETS, _config(epochs=2), val=val)
+    straight.fit()
+
+    first = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1), val=val, out_dir=tmp_path)
+    first.fit()
+    assert load_state(tmp_path / "state.pt")["epoch"] == 1
+    resumed = Trainer.from_state(tmp_path / "state.pt", data, val, epochs=2)
+    assert resumed.epoch == 1 and resumed.step == first.step
+    resumed.fit()
+    assert resumed.step == straight.step
+    assert_close(_all_weights(resumed), _all_weights(straight), rtol=0, atol=1e-6)
+    assert [m.train_loss for m in resumed.history] == pytest.approx(
+        [m.train_loss for m in straight.history], abs=1e-6
+    )
+
+
+def test_budget_stop_inside_an_epoch_resumes_exactly(tmp_path):
+    data = _dataset(48)
+    straight = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1))
+    straight.fit()
+
+    cut = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1, max_minutes=1e-9),
+                  out_dir=tmp_path)  # fmt: skip
+    result = cut.fit()
+    assert result.stopped_by_budget and result.epochs_done == 0 and cut.batch_in_epoch == 1
+    resumed = Trainer.from_state(tmp_path / "state.pt", data, max_minutes=None)
+    resumed.fit()
+    assert resumed.epoch == 1 and resumed.step == straight.step
+    assert_close(_all_weights(resumed), _all_weights(straight), rtol=0, atol=1e-6)
+
+
+def test_callback_can_stop_the_run():
+    seen = []
+    trainer = Trainer(_model(), _dataset(32), NORM, TARGETS, _config(epochs=5),
+                      callback=lambda m: seen.append(m.epoch) or len(seen) < 2)  # fmt: skip
+    result = trainer.fit()
+    assert seen == [1, 2] and result.epochs_done == 2 and not result.stopped_by_budget
+
+
+def test_learning_rate_warms_up_then_decays():
+    trainer = Trainer(_model(), _dataset(64), NORM, TARGETS,
+                      _config(warmup_epochs=1.0, lr_decay=0.5))  # fmt: skip
+    spe = trainer.steps_per_epoch
+    f = [trainer._lr_factor(s) for s in range(3 * spe)]
+    assert f[0] == pytest.approx(1 / spe) and f[spe - 1] == pytest.approx(1.0)
+    assert f[2 * spe] == pytest.approx(0.5 ** ((2 * spe - spe) / spe))
+    assert all(a <= b for a, b in zip(f[:spe], f[1:spe]))
