@@ -89,12 +89,16 @@ def csv_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PAMNET_DATA_DIR") or Path.home() / ".cache" / "pamnet")
+    """`$PAMNET_DATA_DIR/cache` when that is set, else `~/.cache/pamnet`."""
+    data = os.environ.get("PAMNET_DATA_DIR")
+    return Path(data) / "cache" if data else Path.home() / ".cache" / "pamnet"
 
 
 def default_checkpoint() -> Path:
-    """The shipped multi-target QM9 model."""
-    return Path(__file__).resolve().parent.parent / "checkpoints" / "qm9_pamnet.pt"
+    """The shipped multi-target QM9 model (in `$PAMNET_CHECKPOINTS` when set)."""
+    from pamnet.registry import shipped_dir
+
+    return shipped_dir() / "qm9_pamnet.pt"
 
 
 @dataclass

@@ -324,21 +324,26 @@ class Trainer:
                 n_seen += len(idx)
                 now = time.perf_counter()
                 self.elapsed_s = now - start
-                if self.elapsed_s >= budget and self.batch_in_epoch < self.steps_per_epoch:
+                out_of_time, save = self._agree(
+                    self.elapsed_s >= budget, now - last_save >= cfg.save_every_minutes * 60
+                )
+                if out_of_time and self.batch_in_epoch < self.steps_per_epoch:
                     stopped = by_budget = True
                     break
-                if now - last_save >= cfg.save_every_minutes * 60:
+                if save:
                     self._save_state()
                     last_save = now
             complete = self.batch_in_epoch >= self.steps_per_epoch
             rate = n_seen * self.world / max(1e-9, time.perf_counter() - t_epoch)
             metrics = self._end_epoch(complete, rate)
             self.elapsed_s = time.perf_counter() - start
-            if self.elapsed_s >= budget:
+            halt = self.rank == 0 and self.callback is not None and complete
+            halt = halt and self.callback(metrics) is False
+            out_of_time, halt = self._agree(self.elapsed_s >= budget, halt)
+            if out_of_time:
                 stopped = by_budget = True
-            if self.rank == 0 and self.callback is not None and complete:
-                if self.callback(metrics) is False:
-                    stopped = True
+            if halt:
+                stopped = True
             self._save_state()
             last_save = time.perf_counter()
         return TrainResult(
@@ -350,6 +355,14 @@ class Trainer:
             state_path=self.state_path if self.out_dir and self.rank == 0 else None,
             checkpoint_path=self._best_path(),
         )
+
+    def _agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Rank 0's decisions, so that every rank stops and saves at the same step."""
+        if self.world == 1:
+            return tuple(flags)
+        t = torch.tensor([float(f) for f in flags], device=self.device)
+        torch.distributed.broadcast(t, src=0)
+        return tuple(bool(v) for v in t.tolist())
 
     def _end_epoch(self, complete: bool, rate: float) -> EpochMetrics:
         loss_sum, count = self._epoch_loss

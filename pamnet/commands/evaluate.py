@@ -14,7 +14,9 @@ def register(subparsers) -> None:
         description="Evaluate a QM9 checkpoint (default: the shipped checkpoints/qm9_pamnet.pt) "
         "on the split recorded in its metadata. MAE in the paper's units (energies in eV).",
     )
-    p.add_argument("--checkpoint", default=None, help="default: the shipped QM9 model")
+    p.add_argument(
+        "--checkpoint", default=None, help="name or path (default: the shipped QM9 model)"
+    )
     p.add_argument("--dataset", default="qm9", choices=["qm9"])
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--limit", type=int, default=None, help="only the first N of the split")
@@ -37,12 +39,14 @@ def run(args: argparse.Namespace) -> int:
 
     from pamnet import qm9
     from pamnet.checkpoint import load_checkpoint
+    from pamnet.registry import resolve
     from pamnet.training import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    loaded = load_checkpoint(args.checkpoint or qm9.default_checkpoint(), device)
+    path = resolve(args.checkpoint) if args.checkpoint else qm9.default_checkpoint()
+    loaded = load_checkpoint(path, device)
     result = qm9.evaluate(loaded, args.split, args.limit, args.geometry, args.batch_size, device)
     if args.json:
         print(json.dumps(result))
