@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -32,6 +33,12 @@ class Res(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.mlp(x) + x
+
+
+def _split(lin: nn.Linear, dim: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Weight blocks of a Linear(3 dim -> out) applied to [x_recv, x_send, rbf]."""
+    w = lin.weight
+    return w[:, :dim], w[:, dim : 2 * dim], w[:, 2 * dim :]
 
 
 def scatter_sum(src: Tensor, index: Tensor, size: int) -> Tensor:
@@ -89,12 +96,17 @@ class GlobalLayer(_Head):
         self.W_edge_attr.reset_parameters()
 
     def forward(self, x: Tensor, rbf: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        recv, send = (
-            (edge_index[1], edge_index[0]) if self.flow == "source_to_target" else edge_index
-        )
+        recv, send = (edge_index[1], edge_index[0]) if self.flow == "source_to_target" else edge_index
         res_x = x
         x = self.mlp_x1(x)
-        m = self.mlp_m(torch.cat([x[recv], x[send], rbf], -1)) * self.W_edge_attr(rbf)  # [E, dim]
+        # mlp_m(cat[x_recv, x_send, rbf]): project per atom, then gather (same math,
+        # a third of the per-edge matmul work of concatenating first).
+        lin, d = self.mlp_m[0][0], x.shape[1]
+        w_r, w_s, w_e = _split(lin, d)
+        node = F.linear(x, torch.cat([w_r, w_s]))  # [N, 2 dim]
+        edge = F.linear(rbf, torch.cat([w_e, self.W_edge_attr.weight]))  # [E, 2 dim]
+        pre = node[recv, :d] + node[send, d:] + edge[:, :d] + lin.bias
+        m = F.silu(pre) * edge[:, d:]  # [E, dim]
         x = self.mlp_x2(x + scatter_sum(m, recv, x.shape[0]))
         return self.update_and_read(x, res_x)
 
@@ -132,9 +144,19 @@ class LocalLayer(_Head):
         src, dst = edge_index
         res_x = x
         x = self.mlp_x1(x)
-        h = torch.cat([x[dst], x[src], rbf], -1)  # [E, 3 dim]
-        m_nb = self.mlp_m_nb(h) * self.lin_rbf(rbf)  # [E, dim]
-        m = self.mlp_m_ji(h) + scatter_sum(m_nb[nb] * self.mlp_sbf(sbf), tgt, h.shape[0])
-        m = self.lin_rbf_out(rbf) * m
+        # Both edge MLPs see cat[x_dst, x_src, rbf]: split their first Linear (see GlobalLayer).
+        d = x.shape[1]
+        ji, nbl = self.mlp_m_ji[0][0], self.mlp_m_nb[0][0]
+        ji_d, ji_s, ji_e = _split(ji, d)
+        nb_d, nb_s, nb_e = _split(nbl, d)
+        at_dst = F.linear(x, torch.cat([ji_d, nb_d]))  # [N, 2 dim]
+        at_src = F.linear(x, torch.cat([ji_s, nb_s]))  # [N, 2 dim]
+        w_rbf = torch.cat([ji_e, nb_e, self.lin_rbf.weight, self.lin_rbf_out.weight])
+        edge = F.linear(rbf, w_rbf)  # [E, 4 dim]
+        bias = torch.cat([ji.bias, nbl.bias])
+        h = F.silu(at_dst[dst] + at_src[src] + edge[:, : 2 * d] + bias)  # [E, 2 dim]
+        m_nb = h[:, d:] * edge[:, 2 * d : 3 * d]
+        m = h[:, :d] + scatter_sum(m_nb[nb] * self.mlp_sbf(sbf), tgt, h.shape[0])
+        m = edge[:, 3 * d :] * m
         x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))
         return self.update_and_read(x, res_x)
