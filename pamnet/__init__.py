@@ -1,8 +1,55 @@
 """PAMNet Studio: the Physics-aware Multiplex GNN as a package.
 
-Heavy submodules are imported lazily so `import pamnet` stays fast.
+A small top-level API for notebooks and scripts (each name imports its module
+on first use, so `import pamnet` stays fast)::
+
+    import pamnet
+    mol = pamnet.from_smiles("CC(=O)Oc1ccccc1C(=O)O")    # 3D built for you (MMFF)
+    pamnet.show_edges(mol)                               # local vs non-local edges, 3D
+    rows = pamnet.predict([mol, "CCO"])                  # shipped QM9 model; a table in Jupyter
+    rows.to_frame()                                      # pandas
+    ex = pamnet.explain(mol)                             # attention, contributions, attributions
+
+Structures: `read(file)` (every record), `load(file_or_smiles)` (the first),
+`from_smiles`, `examples()` / `example(name)`. Drawing: `pamnet.viz`.
 """
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "read": ("pamnet.io", "read"),
+    "load": ("pamnet.io", "read_one"),
+    "from_smiles": ("pamnet.io", "from_smiles"),
+    "write": ("pamnet.io", "write"),
+    "Structure": ("pamnet.structure", "Structure"),
+    "examples": ("pamnet.examples", "list_examples"),
+    "example": ("pamnet.examples", "load_example"),
+    "show_edges": ("pamnet.viz", "edge_view"),
+    "predict": ("pamnet.predict", "predict"),
+    "Predictor": ("pamnet.predict", "Predictor"),
+    "checkpoints": ("pamnet.registry", "list_checkpoints"),
+    "load_checkpoint": ("pamnet.registry", "load"),
+    "explain": ("pamnet.explain", "explain"),
+    "finetune": ("pamnet.finetune", "finetune"),
+    "PAMNet": ("pamnet.model", "PAMNet"),
+    "ModelConfig": ("pamnet.config", "ModelConfig"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pamnet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

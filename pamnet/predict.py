@@ -89,6 +89,22 @@ def physical_contributions(contrib: Tensor, batch: Batch, norm: Normalization | 
 Item = object  # a Structure, a GraphInput, or a SMILES string
 
 
+class PredictionSet(list):
+    """A list of Prediction that shows itself as a table in Jupyter."""
+
+    def to_frame(self):
+        return to_frame(self)
+
+    def to_sdf(self) -> str:
+        return to_sdf(self)
+
+    def to_json(self, attention: bool = False) -> list[dict]:
+        return [p.to_dict(attention=attention) for p in self]
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False, escape=True)
+
+
 class Predictor:
     """Predict with one checkpoint. `device`: 'auto' (GPU when present), 'cpu', 'cuda'."""
 
@@ -165,13 +181,13 @@ class Predictor:
         batch_size: int = 32,
         progress: Callable[[int, int], None] | None = None,
         **featurize_kw,
-    ) -> list[Prediction]:
+    ) -> PredictionSet:
         """One Prediction per item, in order; failed items carry `error` and no values."""
         from pamnet.training import to_physical
 
         items = list(items)
         lm, targets = self.loaded, self.loaded.targets
-        results: list[Prediction] = []
+        results = PredictionSet()
         ready: list[tuple[int, GraphInput]] = []
         for item in items:
             name = getattr(item, "name", None) or (item if isinstance(item, str) else "")
@@ -224,7 +240,7 @@ def predict(
     device: str = "auto",
     attention: bool = False,
     **kw,
-) -> list[Prediction]:
+) -> PredictionSet:
     """Predict with a named or path checkpoint (default: the shipped QM9 model)."""
     if isinstance(items, str) or not isinstance(items, Iterable):
         items = [items]
