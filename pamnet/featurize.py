@@ -1,0 +1,399 @@
+"""Task adapters: `Structure` -> `pamnet.data.GraphInput`.
+
+molecule (QM9 mode)
+    All atoms; atom_type H, C, N, O, F = 0..4; bond_index from the file's bonds
+    (perceived from the geometry when the file has none), both directions; one
+    part, sign +1.
+rna (RNA-Puzzles mode)
+    The C, N and O atoms of nucleic-acid residues (P and H are dropped, as in the
+    official preprocessing); atom_type C, N, O = 0..2; one part, sign +1.
+complex (PDBbind mode)
+    Heavy atoms of the ligand plus the pocket: protein-side atoms closer than
+    `pocket_cutoff` (6 Å) to any ligand atom. Three parts: 0 = complex (pocket then
+    ligand, sign +1), 1 = pocket (sign -1), 2 = ligand (sign -1), so the readout
+    is E(complex) - E(pocket) - E(ligand). Positions are not shifted: graphs are
+    built within a part. atom_feat is [N, 18]:
+
+    ====  ============  =========================================================
+    col   name          meaning (computed with RDKit)
+    ====  ============  =========================================================
+    0-8   B C N O P S   one-hot element class: B, C, N, O, P, S, Se, halogen
+          Se halogen    (F, Cl, Br, I), metal (Li, Be, Na, Mg, Al, K-Ga, Rb-Sn,
+          metal         Cs-Bi, Fr-No); all zero for other elements (e.g. H, Si)
+    9     hyb           hybridisation: sp 1, sp2 2, sp3 3, sp3d 5, sp3d2 6, else 0
+    10    heavydegree   number of bonded non-hydrogen atoms
+    11    heterodegree  number of bonded N, O, P, S, As, Se, Sb, Te, Bi, Po atoms
+    12    partialcharge partial charge (e): the file's (MOL2) if it has them,
+                        else Gasteiger-Marsili
+    13    hydrophobic   SMARTS [#6+0!$(*~[#7,#8,F]),SH0+0v2,s+0,S^3,Cl+0,Br+0,I+0]
+    14    aromatic      SMARTS [a]
+    15    acceptor      SMARTS [!$([#1,#6,F,Cl,Br,I,o,s,nX3,#7v5,#15v5,#16v4,#16v6,
+                        *+1,*+2,*+3])]
+    16    donor         SMARTS [!$([#6,H0,-,-2,-3]),$([!H0;#7,#8,#9])]
+    17    ring          SMARTS [r]
+    ====  ============  =========================================================
+
+    These are the features of the official PAMNet PDBbind preprocessing (the
+    tfbio `Featurizer` with `save_molecule_codes=False`, whose SMARTS patterns
+    are reused above as the feature definitions), re-implemented on RDKit. The
+    official code uses Open Babel 3.1; values can differ where the toolkits do:
+
+    - hyb: Open Babel types hybridisation with its own SMARTS rules; RDKit calls
+      atoms conjugated to a pi system sp2 (amide/aniline N, ester and phenol O),
+      where Open Babel may say 3.
+    - partialcharge: PDBbind's MOL2 files carry charges and Open Babel uses them;
+      so do we for MOL2 input. Otherwise both use Gasteiger charges, but the
+      parameter sets differ (typically by < 0.05 e), and RDKit gives 0 where it
+      has no parameters (metals), where Open Babel also gives 0 or NaN.
+    - aromatic/acceptor/hydrophobic: aromaticity models differ for some
+      heterocycles, and "v" (valence) counts implicit hydrogens the same way only
+      when the input has correct bond orders. Ligands read from PDB without
+      CONECT orders and without hydrogens are featurised from connectivity
+      alone (a warning is recorded in meta).
+    - Pocket atoms are featurised in the context of their whole residues and
+      sequence neighbours (the official code uses PDBbind's 10 Å pocket file),
+      so degrees at the pocket edge are the true ones.
+    - Hydrogens are left out, as in the official code (`hydrogens=True` keeps
+      them, with all-zero element classes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from pamnet.data import GraphInput
+from pamnet.errors import (
+    ConfigError,
+    EmptyInputError,
+    StructureError,
+    UnsupportedElementError,
+)
+from pamnet.io.residues import ADDITIVES
+from pamnet.structure import Structure
+
+TASKS = ("molecule", "complex", "rna")
+QM9_TYPES = {"H": 0, "C": 1, "N": 2, "O": 3, "F": 4}
+RNA_TYPES = {"C": 0, "N": 1, "O": 2}
+FEATURE_NAMES = (
+    "B", "C", "N", "O", "P", "S", "Se", "halogen", "metal",
+    "hyb", "heavydegree", "heterodegree", "partialcharge",
+    "hydrophobic", "aromatic", "acceptor", "donor", "ring",
+)  # fmt: skip
+_METALS = (
+    [3, 4, 11, 12, 13] + list(range(19, 32)) + list(range(37, 51))
+    + list(range(55, 84)) + list(range(87, 104))
+)  # fmt: skip
+_CLASS_OF = {5: 0, 6: 1, 7: 2, 8: 3, 15: 4, 16: 5, 34: 6, 9: 7, 17: 7, 35: 7, 53: 7}
+_CLASS_OF.update({z: 8 for z in _METALS})
+_HETERO = {7, 8, 15, 16, 33, 34, 51, 52, 83, 84}  # Open Babel 3's IsHeteroatom()
+_SMARTS = (
+    "[#6+0!$(*~[#7,#8,F]),SH0+0v2,s+0,S^3,Cl+0,Br+0,I+0]",
+    "[a]",
+    "[!$([#1,#6,F,Cl,Br,I,o,s,nX3,#7v5,#15v5,#16v4,#16v6,*+1,*+2,*+3])]",
+    "[!$([#6,H0,-,-2,-3]),$([!H0;#7,#8,#9])]",
+    "[r]",
+)
+_HYB = {"SP": 1, "SP2": 2, "SP3": 3, "SP2D": 4, "SP3D": 5, "SP3D2": 6}
+# Whole residues with an atom this far beyond the pocket cutoff are featurised, so
+# every bonded neighbour of a pocket atom (bonds <= ~2.5 Å) is present.
+_CONTEXT = 2.6
+
+
+def _tensor_pos(coords: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(coords), dtype=torch.get_default_dtype())
+
+
+# --- molecule ---------------------------------------------------------------
+def molecule_input(s: Structure) -> GraphInput:
+    """QM9 mode: atom_type [N] (H,C,N,O,F = 0..4), bond_index [2, 2B], part 0, sign +1."""
+    for i, el in enumerate(s.elements):
+        if el not in QM9_TYPES:
+            raise UnsupportedElementError(
+                f"QM9 models know H, C, N, O, F; this structure has {el} at atom {i + 1} "
+                "(1-based). Use a model trained on other elements, or remove that atom"
+            )
+    n = s.n_atoms
+    bond_index = s.bond_index()
+    return GraphInput(
+        pos=_tensor_pos(s.coords),
+        atom_type=torch.tensor([QM9_TYPES[e] for e in s.elements], dtype=torch.long),
+        bond_index=torch.as_tensor(bond_index, dtype=torch.long),
+        part=torch.zeros(n, dtype=torch.long),
+        sign=torch.ones(n, dtype=torch.get_default_dtype()),
+        name=s.name,
+        meta={
+            "task": "molecule",
+            "geometry": s.geometry,
+            "source": s.source,
+            "formula": s.formula,
+            "smiles": s.smiles,
+            "bonds_from": "file" if s.bonds is not None else "perceived",
+        },
+    )
+
+
+# --- rna --------------------------------------------------------------------
+def rna_input(s: Structure) -> GraphInput:
+    """RNA mode: C, N, O atoms of nucleic residues; atom_type [N] (C,N,O = 0..2)."""
+    nucleic = np.array([r == "nucleic" for r in s.roles])
+    if not nucleic.any():
+        raise EmptyInputError(
+            f"{s.name or 'the structure'} has no nucleic-acid residues (A, C, G, U, DA, ...); "
+            "RNA mode needs a PDB/mmCIF of an RNA"
+        )
+    keep = nucleic & np.array([e in RNA_TYPES for e in s.elements])
+    idx = np.nonzero(keep)[0]
+    n = len(idx)
+    return GraphInput(
+        pos=_tensor_pos(s.coords[idx]),
+        atom_type=torch.tensor([RNA_TYPES[s.elements[i]] for i in idx], dtype=torch.long),
+        part=torch.zeros(n, dtype=torch.long),
+        sign=torch.ones(n, dtype=torch.get_default_dtype()),
+        name=s.name,
+        meta={"task": "rna", "source": s.source, "atom_index": idx.tolist()},
+    )
+
+
+# --- complex ----------------------------------------------------------------
+def _residue_keys(s: Structure) -> np.ndarray | None:
+    if s.residue_names is None:
+        return None
+    chains = s.chain_ids or [""] * s.n_atoms
+    icodes = s.insertion_codes or [""] * s.n_atoms
+    nums = s.residue_numbers if s.residue_numbers is not None else np.zeros(s.n_atoms, int)
+    return np.array(
+        [f"{c}|{n}|{i}|{r}" for c, n, i, r in zip(chains, nums.tolist(), icodes, s.residue_names)]
+    )
+
+
+def find_ligand(s: Structure, resname: str | None = None) -> np.ndarray:
+    """Atom indices of the ligand residue: by name, or the largest HETATM residue that
+    is not water, an ion or (if anything else is there) a crystallisation additive."""
+    keys = _residue_keys(s)
+    is_lig = np.array([r == "ligand" for r in s.roles])
+    if keys is None or not is_lig.any():
+        raise StructureError(
+            f"{s.name or 'the structure'} has no HETATM ligand; give the ligand as a separate "
+            "file (SDF/MOL2) or name its residue with --ligand"
+        )
+    names = {k.rsplit("|", 1)[1] for k in keys[is_lig]}
+    candidates = np.unique(keys[is_lig])
+    if resname is not None:
+        want = resname.strip().upper()
+        candidates = np.array([k for k in candidates if k.rsplit("|", 1)[1].upper() == want])
+        if len(candidates) == 0:
+            raise StructureError(
+                f"no HETATM residue named {resname!r}; ligands here: {', '.join(sorted(names))}"
+            )
+    else:
+        real = [k for k in candidates if k.rsplit("|", 1)[1].upper() not in ADDITIVES]
+        candidates = np.array(real) if real else candidates
+    sizes = [(int(np.sum(keys == k)), -i) for i, k in enumerate(candidates)]
+    best = candidates[-max(sizes)[1]]
+    return np.nonzero(keys == best)[0]
+
+
+def atom_features(mol, indices: np.ndarray, charges: np.ndarray | None = None) -> np.ndarray:
+    """[len(indices), 18] float32 features (see the module docstring) of RDKit atoms.
+
+    charges: per-atom partial charges (e) of the whole mol; Gasteiger when None.
+    """
+    from rdkit import Chem
+
+    from pamnet.io._rdkit import quiet
+
+    if charges is None:
+        charges = _gasteiger(mol)
+    hits = np.zeros((mol.GetNumAtoms(), len(_SMARTS)), dtype=np.float32)
+    with quiet():
+        for c, smarts in enumerate(_SMARTS):
+            pattern = Chem.MolFromSmarts(smarts)
+            matched = [m[0] for m in mol.GetSubstructMatches(pattern, maxMatches=10**7)]
+            hits[matched, c] = 1.0
+    out = np.zeros((len(indices), len(FEATURE_NAMES)), dtype=np.float32)
+    for row, i in enumerate(np.asarray(indices).tolist()):
+        atom = mol.GetAtomWithIdx(int(i))
+        cls = _CLASS_OF.get(atom.GetAtomicNum())
+        if cls is not None:
+            out[row, cls] = 1.0
+        nbrs = [a.GetAtomicNum() for a in atom.GetNeighbors()]
+        out[row, 9] = _HYB.get(str(atom.GetHybridization()), 0)
+        out[row, 10] = sum(z > 1 for z in nbrs)
+        out[row, 11] = sum(z in _HETERO for z in nbrs)
+        out[row, 12] = charges[i]
+        out[row, 13:] = hits[i]
+    return out
+
+
+def _gasteiger(mol) -> np.ndarray:
+    from rdkit.Chem import rdPartialCharges
+
+    from pamnet.io._rdkit import quiet
+
+    try:
+        with quiet():
+            rdPartialCharges.ComputeGasteigerCharges(mol, throwOnParamFailure=False)
+        q = np.array([a.GetDoubleProp("_GasteigerCharge") for a in mol.GetAtoms()])
+    except Exception:  # no parameters at all: charges unknown, use 0
+        q = np.zeros(mol.GetNumAtoms())
+    return np.nan_to_num(q, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _mol_and_charges(s: Structure, warnings: list[str]):
+    mol = s.to_rdkit()
+    if mol.HasProp("_pamnet_warning"):
+        warnings.append(f"{s.name}: {mol.GetProp('_pamnet_warning')}")
+    if (
+        s.bonds is None
+        and "H" not in s.elements
+        and not any(r in ("protein", "nucleic") for r in s.roles)
+    ):
+        warnings.append(
+            f"{s.name}: no bonds or hydrogens in the file, so bond orders are unknown; "
+            "give the ligand as SDF/MOL2 for exact hybridisation/aromaticity features"
+        )
+    q = s.partial_charges if s.partial_charges is not None else _gasteiger(mol)
+    return mol, q
+
+
+def complex_input(
+    protein: Structure,
+    ligand: Structure | None = None,
+    ligand_resname: str | None = None,
+    pocket_cutoff: float = 6.0,
+    hydrogens: bool = False,
+) -> GraphInput:
+    """PDBbind mode: 3 parts (complex +1, pocket -1, ligand -1), atom_feat [N, 18].
+
+    protein: the receptor (PDB/mmCIF/MOL2), possibly holding the ligand as HETATM.
+    ligand: the ligand as its own structure; if None it is taken from `protein`
+    (`ligand_resname`, or the largest non-water, non-ion HETATM residue).
+    pocket_cutoff: Å. meta['rows'][k] = (role, original atom index) of row k, the
+    index into `protein` for 'pocket' rows and into the ligand's structure for
+    'ligand' rows (which is `protein` when the ligand came from it).
+    """
+    warnings: list[str] = []
+    keys = _residue_keys(protein)
+    not_water = np.array([r != "water" for r in protein.roles])
+    if ligand is None:
+        lig_idx = find_ligand(protein, ligand_resname)
+        ligand = protein.select(lig_idx)
+        ligand.name = f"{protein.name} {ligand.residue_names[0]}"
+        side = not_water.copy()
+        side[lig_idx] = False
+    else:
+        lig_idx = np.arange(ligand.n_atoms)
+        side = not_water & ~_copies_of(protein, ligand, keys)
+    lig_heavy = np.array([hydrogens or e != "H" for e in ligand.elements])
+    if not lig_heavy.any():
+        raise EmptyInputError("the ligand has no heavy atoms")
+    prot_heavy = np.array([hydrogens or e != "H" for e in protein.elements])
+    cand = np.nonzero(side & prot_heavy)[0]
+    tree = cKDTree(ligand.coords[lig_heavy])
+    dist, _ = tree.query(protein.coords[cand], distance_upper_bound=pocket_cutoff)
+    pocket = cand[dist < pocket_cutoff]
+    if len(pocket) == 0:
+        raise EmptyInputError(
+            f"no protein atom within {pocket_cutoff} Å of the ligand; is the ligand placed "
+            "in the binding site (same coordinate frame as the protein)?"
+        )
+    # Featurise the pocket inside its whole residues (and their bonded neighbours).
+    if keys is not None:
+        d_all, _ = tree.query(protein.coords, distance_upper_bound=pocket_cutoff + _CONTEXT)
+        near = side & (d_all < pocket_cutoff + _CONTEXT)
+        context = np.nonzero(np.isin(keys, np.unique(keys[near])) & side)[0]
+    else:
+        context = np.nonzero(side)[0]
+    sub = protein.select(context)
+    pmol, pq = _mol_and_charges(sub, warnings)
+    pocket_feat = atom_features(pmol, np.searchsorted(context, pocket), pq)
+    lmol, lq = _mol_and_charges(ligand, warnings)
+    lig_rows = np.nonzero(lig_heavy)[0]
+    lig_feat = atom_features(lmol, lig_rows, lq)
+    return _three_parts(protein, ligand, pocket, lig_rows, lig_idx, pocket_feat, lig_feat, {
+        "task": "complex",
+        "source": protein.source,
+        "pocket_cutoff": pocket_cutoff,
+        "ligand_resname": (ligand.residue_names or ["UNL"])[0],
+        "ligand_name": ligand.name,
+        "feature_names": list(FEATURE_NAMES),
+        "warnings": warnings,
+    })  # fmt: skip
+
+
+def _copies_of(protein: Structure, ligand: Structure, keys) -> np.ndarray:
+    """Protein-side HETATM residues that sit on the given ligand (the same molecule twice)."""
+    out = np.zeros(protein.n_atoms, dtype=bool)
+    het = np.array([r == "ligand" for r in protein.roles])
+    if not het.any():
+        return out
+    d, _ = cKDTree(ligand.coords).query(protein.coords[het], distance_upper_bound=0.5)
+    clash = np.nonzero(het)[0][d < 0.5]
+    if len(clash) and keys is not None:
+        out = np.isin(keys, np.unique(keys[clash])) & het
+    else:
+        out[clash] = True
+    return out
+
+
+def _three_parts(protein, ligand, pocket, lig_rows, lig_idx, pocket_feat, lig_feat, meta):
+    pos_p, pos_l = protein.coords[pocket], ligand.coords[lig_rows]
+    n_p, n_l = len(pocket), len(lig_rows)
+    pos = np.concatenate([pos_p, pos_l, pos_p, pos_l])
+    feat = np.concatenate([pocket_feat, lig_feat, pocket_feat, lig_feat])
+    part = np.concatenate([np.zeros(n_p + n_l), np.ones(n_p), np.full(n_l, 2)])
+    sign = np.where(part == 0, 1.0, -1.0)
+    rows_p = [("pocket", int(i)) for i in pocket]
+    rows_l = [("ligand", int(lig_idx[i])) for i in lig_rows]
+    meta.update(
+        rows=rows_p + rows_l + rows_p + rows_l,
+        pocket_atoms=[int(i) for i in pocket],
+        ligand_atoms=[int(lig_idx[i]) for i in lig_rows],
+        n_pocket=n_p,
+        n_ligand=n_l,
+    )
+    return GraphInput(
+        pos=_tensor_pos(pos),
+        atom_feat=torch.as_tensor(feat, dtype=torch.get_default_dtype()),
+        part=torch.as_tensor(part, dtype=torch.long),
+        sign=torch.as_tensor(sign, dtype=torch.get_default_dtype()),
+        name=f"{protein.name} + {ligand.name}" if ligand.name != protein.name else protein.name,
+        meta=meta,
+    )
+
+
+# --- dispatch ---------------------------------------------------------------
+def to_input(structure: Structure, task: str, **kw) -> GraphInput:
+    """`molecule_input`, `complex_input` or `rna_input` by task name (kw go to it)."""
+    if task == "molecule":
+        return molecule_input(structure, **kw)
+    if task == "complex":
+        return complex_input(structure, **kw)
+    if task == "rna":
+        return rna_input(structure, **kw)
+    raise ConfigError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+
+
+def guess_task(s: Structure) -> str:
+    """'complex' for a protein with a HETATM ligand, 'rna' for nucleic acids, else 'molecule'."""
+    roles = set(s.roles)
+    if "protein" in roles and "ligand" in roles:
+        return "complex"
+    if "nucleic" in roles and "protein" not in roles:
+        return "rna"
+    return "molecule"
+
+
+__all__ = [
+    "FEATURE_NAMES",
+    "TASKS",
+    "atom_features",
+    "complex_input",
+    "find_ligand",
+    "guess_task",
+    "molecule_input",
+    "rna_input",
+    "to_input",
+]
