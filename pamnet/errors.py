@@ -75,3 +75,8 @@ class ConfigError(PamnetError):
 
 class DataError(PamnetError):
     """A dataset file (CSV/SDF/table) with bad rows or columns."""
+
+
+# --- added with structure I/O -------------------------------------------------
+class InputNotFoundError(StructureError, FileNotFoundError):
+    """A structure file that does not exist (also a FileNotFoundError)."""
