@@ -29,7 +29,7 @@ _LAZY = {
     "examples": ("pamnet.examples", "list_examples"),
     "example": ("pamnet.examples", "load_example"),
     "show_edges": ("pamnet.viz", "edge_view"),
-    "predict": ("pamnet.predict", "predict"),
+    "predict": ("pamnet.predict", "predict"),  # modules callable too: see _callable
     "Predictor": ("pamnet.predict", "Predictor"),
     "checkpoints": ("pamnet.registry", "list_checkpoints"),
     "load_checkpoint": ("pamnet.registry", "load"),

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pamnet._callable import make_callable
 from pamnet.checkpoint import LoadedModel, Normalization
 from pamnet.data import Batch, GraphInput, collate
 from pamnet.device import describe, resolve
@@ -276,3 +277,6 @@ def to_sdf(predictions: list[Prediction]) -> str:
         for p in kept
     ]
     return write_sdf([p.structure for p in kept], predictions=props)
+
+
+make_callable(__name__, "predict")

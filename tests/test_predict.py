@@ -119,3 +119,13 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA"):
             resolve("cuda")
+
+
+def test_top_level_api(tiny_registry):
+    import pamnet
+    import pamnet.predict  # noqa: F401  (binds the module to pamnet.predict)
+
+    rows = pamnet.predict(["CCO"])
+    assert rows[0].ok and "<table" in rows._repr_html_()
+    assert list(rows.to_frame()["name"]) == ["CCO"]
+    assert pamnet.from_smiles("C").n_atoms == 5
