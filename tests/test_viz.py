@@ -105,14 +105,13 @@ def _synthetic_complex(
 def complex_pair() -> tuple[Structure, GraphInput | None]:
     """The bundled complex example when there is one (featurised by the package),
     else the synthetic complex with its hand-built input."""
+    from pamnet.errors import InputNotFoundError
+
     try:
         from pamnet.examples import load_example
 
-        s = load_example("complex_synthetic")
-        if isinstance(s, list):
-            s = s[0]
-        return s, None
-    except Exception:  # examples not available in this checkout
+        return load_example("complex")[0], None
+    except (ImportError, KeyError, OSError, InputNotFoundError):  # no bundled example here
         return _synthetic_complex()
 
 
@@ -184,6 +183,37 @@ def test_complex_edges_match_graph_and_focus(complex_pair):
     drawn = np.concatenate([lig.local_pairs, lig.global_pairs])
     assert is_lig[drawn].any(axis=1).all() and not lig.capped
     assert lig.cylinder_count() == lig.n_local_drawn + lig.n_global_drawn
+
+
+def test_separate_ligand_gives_the_same_graphs(complex_pair):
+    s, inp = complex_pair
+    if inp is not None:
+        pytest.skip("needs the bundled complex example (featurize on a real PDB)")
+    is_lig = np.array(s.roles) == "ligand"
+    whole = edge_view(s, "complex")
+    split = edge_view(s.select(~is_lig), "complex", ligand=s.select(is_lig))
+    assert (split.n_local_total, split.n_global_total) == (
+        whole.n_local_total,
+        whole.n_global_total,
+    )
+    order = np.concatenate([np.nonzero(~is_lig)[0], np.nonzero(is_lig)[0]])  # split -> whole index
+    as_whole = {tuple(sorted(p)) for p in order[split.local_pairs].tolist()}
+    assert as_whole == {tuple(p) for p in whole.local_pairs.tolist()}
+
+
+def test_rna_rows_map_to_nucleic_heavy_atoms():
+    from pamnet.errors import InputNotFoundError
+
+    try:
+        from pamnet.examples import load_example
+
+        rna = load_example("rna")[0]
+    except (ImportError, KeyError, OSError, InputNotFoundError):
+        pytest.skip("no bundled RNA example")
+    ev = edge_view(rna, "rna", max_global_edges=300)
+    drawn = np.concatenate([ev.local_pairs, ev.global_pairs]).ravel()
+    assert {rna.elements[i] for i in drawn} <= {"C", "N", "O"}
+    assert ev.capped and ev.cylinder_count() == ev.n_local_drawn + 300
 
 
 def test_large_structure_draws_cartoon_and_edges_near_focus():

@@ -242,7 +242,7 @@ def edge_view(
     """
     colors = {"local": LOCAL_EDGE, "global": GLOBAL_EDGE, **(colors or {})}
     for key in ("local", "global"):
-        H._hex(colors[key])  # reject anything that is not a plain colour
+        H.css_color(colors[key])  # reject anything that is not a plain colour
     shown, offset = structure, 0
     if ligand is not None:
         if task != "complex":
@@ -283,16 +283,14 @@ def edge_view(
     zoom(v, focus_idx)
 
     n_g, n_gt = len(glob_drawn), len(glob)
+    how = "shortest first" if cap_rule == "shortest" else "evenly sampled by length"
+    capped = bool(show_global and n_g < n_gt)
     rows = [
         (colors["local"], f"local edges (solid): {len(local_drawn)} of {len(local)} pairs"),
         (
             colors["global"],
             f"non-local edges (dashed): {n_g} of {n_gt} pairs"
-            + (
-                f", capped at {max_global_edges}, {cap_rule} first"
-                if n_g < n_gt and show_global
-                else ""
-            ),
+            + (f", capped at {max_global_edges}, {how}" if capped else ""),
         ),
     ]
     cl, cg = cutoffs_for(task, cutoff_l, cutoff_g)
@@ -314,7 +312,7 @@ def edge_view(
         n_local_total=len(local),
         n_global_drawn=n_g,
         n_global_total=n_gt,
-        capped=bool(show_global and n_g < n_gt),
+        capped=capped,
         cap_rule=cap_rule,
         focus=focus_idx,
         local_pairs=local_drawn,

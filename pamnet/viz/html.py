@@ -111,7 +111,7 @@ def gradient_legend(
     stops: (position in [0, 1], '#rrggbb'). swatches: extra (colour, text) rows,
     e.g. the edge colours. All text is escaped here.
     """
-    grad = ", ".join(f"{_hex(c)} {100 * float(p):.1f}%" for p, c in stops)
+    grad = ", ".join(f"{css_color(c)} {100 * float(p):.1f}%" for p, c in stops)
     rows = [
         '<div class="pamnet-legend">',
         f"<div><b>{escape(title)}</b></div>",
@@ -132,12 +132,12 @@ def swatch(color: str, text: str) -> str:
     """One legend row: a colour square and escaped text."""
     return (
         f'<div><span style="display:inline-block;width:12px;height:12px;'
-        f'background:{_hex(color)};margin-right:4px"></span>{escape(text)}</div>'
+        f'background:{css_color(color)};margin-right:4px"></span>{escape(text)}</div>'
     )
 
 
-def _hex(color: str) -> str:
-    """`color` if it is '#rgb' or '#rrggbb', else ValueError (keeps CSS injection out)."""
+def css_color(color: str) -> str:
+    """`color` if it is '#rgb' or '#rrggbb', else ValueError (keeps CSS/JS injection out)."""
     if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", color):
         raise ValueError(f"colours must be '#rrggbb' strings, got {color!r}")
     return color
