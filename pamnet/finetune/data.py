@@ -1,0 +1,354 @@
+"""Fine-tuning datasets: CSV of SMILES, SDF with property fields, CSV of complexes.
+
+* CSV of SMILES and target columns: 3D from RDKit (ETKDGv3 + MMFF94, seeded).
+* SDF whose property fields hold the targets (the file's 3D coordinates).
+* CSV of complexes: a protein-file column, a ligand column (a file, a HETATM residue
+  name, or empty to pick the ligand automatically) and affinity columns. Relative
+  paths are resolved against `root` (default: the table's folder).
+
+Every unusable row becomes a `RowError` (row = 1-based data row, header not counted;
+SDF: record number). Empty target cells are missing values (NaN, masked in the loss).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from pamnet.data import GraphInput
+from pamnet.errors import DataError, PamnetError
+
+SMILES_COLUMNS = ("smiles", "smi", "canonical_smiles", "isomeric_smiles")
+PROTEIN_COLUMNS = ("protein", "protein_file", "receptor", "pdb")
+LIGAND_COLUMNS = ("ligand", "ligand_file", "ligand_resname", "resname")
+MISSING = {"", "nan", "na", "n/a", "none", "null", "-"}
+
+
+class Cancelled(PamnetError):
+    """A run (or its data loading) was asked to stop; its training state, if any, is saved."""
+
+
+# --- tables ---------------------------------------------------------------------
+@dataclass
+class RowError:
+    """One unusable row: 1-based data row (SDF: record), the column at fault, why."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class Table:
+    """A dataset file as text cells: kind 'csv' or 'sdf'; SDF records are parsed once."""
+
+    kind: str
+    frame: object  # pandas.DataFrame of str cells, one row per data row / record
+    name: str
+    structures: list | None = None  # SDF: Structure per record, None where unreadable
+    record_errors: dict[int, str] = field(default_factory=dict)  # SDF: row index -> error
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which columns hold what. task: 'complex' with a protein column, else 'molecule'."""
+
+    targets: tuple[str, ...]
+    smiles: str | None = None
+    protein: str | None = None
+    ligand: str | None = None
+
+    @property
+    def task(self) -> str:
+        return "complex" if self.protein else "molecule"
+
+
+def read_table(source: str | os.PathLike | bytes, name: str | None = None) -> Table:
+    """Read a CSV or SDF dataset (path or uploaded bytes; kind from the name's extension)."""
+    import io
+
+    import pandas as pd
+
+    from pamnet.io._text import decode
+
+    label = name or (Path(source).name if not isinstance(source, bytes) else "upload.csv")
+    if not isinstance(source, bytes):
+        if not Path(source).is_file():
+            raise DataError(f"no such data file: {source}")
+        source = Path(source).read_bytes()
+    try:
+        text = decode(source, label)
+    except PamnetError as exc:
+        raise DataError(str(exc)) from None
+    if Path(label).suffix.lower() in (".sdf", ".sd", ".mol"):
+        return _read_sdf_table(text, label)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - pandas raises several parser errors
+        raise DataError(
+            f"{label}: not a readable CSV ({exc}); save it as comma-separated text"
+        ) from None
+    if frame.empty:
+        raise DataError(f"{label} has a header but no data rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return Table("csv", frame, label)
+
+
+def _read_sdf_table(text: str, label: str) -> Table:
+    import pandas as pd
+
+    from pamnet.io import read
+
+    records, current = [], []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        current.append(line)
+        if line.startswith("$$$$"):
+            records.append(current)
+            current = []
+    if any(x.strip() for x in current):
+        records.append(current)
+    structures, rows, errors = [], [], {}
+    for k, rec in enumerate(records):
+        try:
+            s = read("\n".join(rec).encode(), fmt="sdf", name=f"{label}#{k + 1}")[0]
+            structures.append(s)
+            rows.append({"name": s.name, **{str(a): str(b) for a, b in s.properties.items()}})
+        except PamnetError as exc:
+            structures.append(None)
+            rows.append({"name": rec[0].strip() if rec else ""})
+            errors[k] = str(exc)
+    if not records:
+        raise DataError(f"{label} holds no SDF records")
+    frame = pd.DataFrame(rows).fillna("").astype(str)
+    return Table("sdf", frame, label, structures, errors)
+
+
+def _find(columns: Sequence[str], wanted: Sequence[str]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    return next((lower[w] for w in wanted if w in lower), None)
+
+
+def guess_columns(table: Table) -> ColumnMap:
+    """A first guess: SMILES/protein/ligand columns by name, targets = numeric columns."""
+    cols = table.columns
+    smiles = _find(cols, SMILES_COLUMNS) if table.kind == "csv" else None
+    protein = _find(cols, PROTEIN_COLUMNS) if table.kind == "csv" else None
+    ligand = _find(cols, LIGAND_COLUMNS) if protein else None
+    taken = {smiles, protein, ligand, "name"}
+    targets = []
+    for c in cols:
+        if c in taken:
+            continue
+        cells = [v for v in table.frame[c].tolist() if v.strip().lower() not in MISSING]
+        if cells and all(_is_number(v) for v in cells):
+            targets.append(c)
+    return ColumnMap(
+        tuple(targets), smiles=None if protein else smiles, protein=protein, ligand=ligand
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+# --- datasets ---------------------------------------------------------------------
+@dataclass
+class FinetuneData:
+    """Usable structures and their targets. y: [n, T] physical units, NaN = missing.
+
+    rows: the 1-based data row of each structure; errors: the rows left out and why.
+    """
+
+    graphs: list[GraphInput]
+    y: torch.Tensor
+    targets: list[str]
+    rows: list[int]
+    names: list[str]
+    errors: list[RowError]
+    task: str
+    n_rows: int
+    source: str
+    geometry: str  # 'mmff' (from SMILES), 'file' (SDF/complex files)
+
+    def report(self):
+        """The row errors as a DataFrame (row, column, message)."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(e) for e in self.errors], columns=["row", "column", "message"])
+
+
+def _column(table: Table, name: str | None, what: str) -> str:
+    if name in table.columns:
+        return name
+    stripped = {c.strip().lower(): c for c in table.columns}
+    if name is not None and name.strip().lower() in stripped:
+        return stripped[name.strip().lower()]
+    hint = f"no {what} column {name!r}" if name else f"no {what} column found"
+    raise DataError(
+        f"{table.name}: {hint}; available columns: {', '.join(table.columns)}"
+        + (" (name it with --smiles-col)" if what == "SMILES" and not name else "")
+    )
+
+
+def resolve_columns(
+    table: Table,
+    targets: Sequence[str],
+    smiles: str | None = None,
+    protein: str | None = None,
+    ligand: str | None = None,
+) -> ColumnMap:
+    """Check the asked-for columns exist (DataError lists the available ones)."""
+    if not targets:
+        raise DataError(
+            f"{table.name}: give at least one target column; available columns: "
+            f"{', '.join(table.columns)}"
+        )
+    names = tuple(_column(table, t, "target") for t in targets)
+    guess = guess_columns(table)
+    if table.kind == "sdf":
+        return ColumnMap(names)
+    protein = _column(table, protein, "protein") if protein else guess.protein
+    if protein:
+        ligand = _column(table, ligand, "ligand") if ligand else guess.ligand
+        return ColumnMap(names, protein=protein, ligand=ligand)
+    return ColumnMap(names, smiles=_column(table, smiles or guess.smiles, "SMILES"))
+
+
+def load_dataset(
+    source: str | os.PathLike | bytes | Table,
+    targets: Sequence[str],
+    smiles_col: str | None = None,
+    protein_col: str | None = None,
+    ligand_col: str | None = None,
+    *,
+    name: str | None = None,
+    root: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> FinetuneData:
+    """Featurize every usable row; bad rows go to `errors`. All rows bad -> DataError."""
+    table = source if isinstance(source, Table) else read_table(source, name)
+    cmap = resolve_columns(table, targets, smiles_col, protein_col, ligand_col)
+    if root is None and not isinstance(source, (bytes, Table)):
+        root = Path(source).resolve().parent
+    graphs, ys, rows, names, errors = [], [], [], [], []
+    frame, n = table.frame, len(table.frame)
+    for i in range(n):
+        if stop is not None and stop():
+            raise Cancelled("stopped while reading the data")
+        row, g = i + 1, None
+        if i in table.record_errors:  # an unreadable SDF record has no fields to check
+            errors.append(RowError(row, "structure", table.record_errors[i]))
+            values, bad = [], [("structure", "")]
+        else:
+            values, bad = _targets(frame, i, cmap.targets)
+            errors.extend(RowError(row, c, m) for c, m in bad)
+        try:
+            g = None if bad else _graph(table, cmap, i, root, seed)
+        except _RowProblem as exc:
+            errors.append(RowError(row, exc.column, str(exc)))
+        if g is not None:
+            graphs.append(g)
+            ys.append(values)
+            rows.append(row)
+            names.append(g.name)
+        if progress is not None:
+            progress(i + 1, n)
+    if not graphs:
+        shown = "; ".join(f"row {e.row} [{e.column}]: {e.message}" for e in errors[:5])
+        raise DataError(
+            f"{table.name}: none of its {n} rows is usable ({shown}{'; ...' if len(errors) > 5 else ''})."
+            f" Available columns: {', '.join(table.columns)}"
+        )
+    return FinetuneData(
+        graphs=graphs,
+        y=torch.tensor(ys, dtype=torch.float64),
+        targets=list(cmap.targets),
+        rows=rows,
+        names=names,
+        errors=errors,
+        task=cmap.task,
+        n_rows=n,
+        source=table.name,
+        geometry="mmff" if cmap.smiles else "file",
+    )
+
+
+class _RowProblem(Exception):
+    def __init__(self, column: str, message: str):
+        super().__init__(message)
+        self.column = column
+
+
+def _targets(frame, i: int, targets: Sequence[str]) -> tuple[list[float], list[tuple[str, str]]]:
+    values, bad = [], []
+    for t in targets:
+        cell = str(frame.at[i, t]).strip()
+        if cell.lower() in MISSING:
+            values.append(math.nan)
+        elif _is_number(cell):
+            values.append(float(cell))
+        else:
+            values.append(math.nan)
+            bad.append((t, f"{cell[:40]!r} is not a number"))
+    if not bad and all(math.isnan(v) for v in values):
+        bad.append((targets[0] if len(targets) == 1 else ",".join(targets), "no target value"))
+    return values, bad
+
+
+def _graph(table: Table, cmap: ColumnMap, i: int, root, seed: int) -> GraphInput:
+    from pamnet.featurize import complex_input, molecule_input
+    from pamnet.io import from_smiles, read_one
+
+    try:
+        if table.kind == "sdf":
+            return molecule_input(table.structures[i])
+        if cmap.smiles:
+            smi = str(table.frame.at[i, cmap.smiles]).strip()
+            column = cmap.smiles
+            return molecule_input(from_smiles(smi, seed=seed))
+        column = cmap.protein
+        protein = read_one(_path(table.frame.at[i, cmap.protein], root, cmap.protein))
+        lig = str(table.frame.at[i, cmap.ligand]).strip() if cmap.ligand else ""
+        column = cmap.ligand or cmap.protein
+        if lig and Path(lig).suffix:
+            return complex_input(protein, read_one(_path(lig, root, cmap.ligand)))
+        return complex_input(protein, ligand_resname=lig or None)
+    except _RowProblem:
+        raise
+    except PamnetError as exc:
+        raise _RowProblem(column if table.kind == "csv" else "structure", str(exc)) from None
+
+
+def _path(cell: str, root, column: str) -> Path:
+    text = str(cell).strip()
+    if not text:
+        raise _RowProblem(column, "empty file path")
+    path = Path(text).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = Path(root) / path
+    if not path.is_file():
+        raise _RowProblem(column, f"missing file {text} (looked for {path})")
+    return path
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Random (train, val) index lists; val gets round(n * fraction), at least 1 if > 0."""
+    if n < 2:
+        raise DataError(f"need at least 2 usable rows to train and validate, got {n}")
+    n_val = 0 if val_fraction <= 0 else min(n - 1, max(1, round(n * val_fraction)))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(perm[n_val:]), sorted(perm[:n_val])

@@ -1,0 +1,102 @@
+"""Exporting a finished run: the checkpoint where the registry finds it, a Markdown model
+card beside it, and the validation-set predictions (for parity plots) in the run folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+from pamnet.checkpoint import LoadedModel, load_checkpoint
+
+VAL_PREDICTIONS = "val_predictions.json"
+
+
+def export(config, trainer, result, data, val, val_idx, status: str, rows: list[dict], log):
+    """Write the checkpoint, its card and val_predictions.json; returns a FinetuneResult."""
+    from pamnet.finetune.run import FinetuneResult, output_path
+    from pamnet.training import mae, predict
+
+    best = load_checkpoint(result.checkpoint_path, trainer.device)
+    val_mae = None
+    if val is not None:
+        pred = predict(best.model, val.graphs, best.normalization, 64, trainer.device)
+        keep = [k for k, t in enumerate(best.targets) if t in data.targets]
+        err = mae(pred, val.y)
+        val_mae = {best.targets[k]: float(err[k]) for k in keep}
+        payload = {
+            "targets": [best.targets[k] for k in keep],
+            "units": {best.targets[k]: best.units.get(best.targets[k], "") for k in keep},
+            "names": [data.names[i] for i in val_idx],
+            "rows": [data.rows[i] for i in val_idx],
+            "y_true": [[_json_num(val.y[i, k]) for k in keep] for i in range(len(val_idx))],
+            "y_pred": [[_json_num(pred[i, k]) for k in keep] for i in range(len(val_idx))],
+        }
+        (trainer.out_dir / VAL_PREDICTIONS).write_text(json.dumps(payload))
+    path = output_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".pt.tmp")
+    shutil.copyfile(result.checkpoint_path, tmp)
+    os.replace(tmp, path)
+    card = path.with_suffix(".md")
+    card.write_text(model_card(path.stem, best, result, val_mae, status))
+    log(f"wrote {path}")
+    return FinetuneResult(
+        status, result.epochs_done, rows, path, card, val_mae, best.metadata.get("finetune", {})
+    )
+
+
+def _json_num(x) -> float | None:
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> str:
+    """Markdown card: data, targets, split, epochs and validation MAE."""
+    ft = loaded.metadata.get("finetune", {})
+    cfg, split = ft.get("config", {}), ft.get("split", {})
+    c = loaded.config
+    scores = [(m.val_score, m.epoch) for m in result.metrics if m.val_score is not None]
+    best_epoch = min(scores)[1] if scores else result.epochs_done
+    lines = [
+        f"# {name}",
+        "",
+        f"PAMNet ({c.task}, {c.variant}, dim {c.dim}, {c.n_layer} blocks) "
+        + (f"fine-tuned from `{ft['base']}`." if ft.get("base") else "trained from scratch."),
+        "",
+        "| target | unit | head | validation MAE |",
+        "|---|---|---|---|",
+    ]
+    for t in loaded.targets:
+        head = "new" if t in ft.get("new_heads", []) else "from base"
+        mae_txt = f"{val_mae[t]:.4g}" if val_mae and t in val_mae else "not trained here"
+        lines.append(f"| {t} | {loaded.units.get(t, '')} | {head} | {mae_txt} |")
+    lines += [
+        "",
+        f"- **Data**: `{ft.get('data')}`: {ft.get('rows_used')} of {ft.get('rows')} rows used "
+        f"({ft.get('row_errors')} rejected); geometry {loaded.metadata.get('geometry')}.",
+        f"- **Split**: random, seed {split.get('seed')}: {split.get('n_train')} train / "
+        f"{split.get('n_val')} validation (fraction {split.get('val_fraction')}).",
+        f"- **Training**: {result.epochs_done} epochs ({status}; best validation at epoch "
+        f"{best_epoch}), lr {cfg.get('lr')}, batch {cfg.get('batch_size')}, frozen: "
+        f"{', '.join(cfg.get('freeze') or []) or 'nothing'}; EMA weights of the best epoch.",
+        f"- **Made**: {datetime.datetime.now().isoformat(timespec='seconds')}.",
+    ]
+    untouched = [t for t in loaded.targets if t not in ft.get("targets", [])]
+    if untouched:
+        lines.append(
+            f"- **Caution**: {', '.join(untouched)} were not in the data; shared layers changed, "
+            "so re-validate them before use (or fine-tune with the body frozen)."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def val_predictions(out_dir: str | os.PathLike) -> dict | None:
+    """The saved validation predictions of a finished run: targets, units, names, rows,
+    y_true and y_pred ([n_val][T], None where missing); None before the run finishes."""
+    path = Path(out_dir) / VAL_PREDICTIONS
+    return json.loads(path.read_text()) if path.is_file() else None

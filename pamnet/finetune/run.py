@@ -1,0 +1,432 @@
+"""One fine-tune run: config, training with `pamnet.training.Trainer`, export with a card.
+
+`run` resumes from `out_dir/state.pt` when present, stops early on `patience`,
+stops within one batch when `stop()` turns true (state saved), and exports the
+best EMA weights with a Markdown model card to `registry.user_dir()/<name>.pt`,
+where the Predict page lists them. Under `torchrun` the trainer runs DDP as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+
+from pamnet.checkpoint import Normalization, load_checkpoint
+from pamnet.config import ModelConfig
+from pamnet.data import GraphInput
+from pamnet.errors import ConfigError
+from pamnet.finetune.data import Cancelled, FinetuneData, RowError, load_dataset, split_indices
+from pamnet.finetune.export import export
+from pamnet.finetune.heads import FREEZE_GROUPS, Adapted, adapt, freeze, fresh
+from pamnet.model import PAMNet
+
+FRESH = "none"  # --base none: train a new model instead of fine-tuning one
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Everything one fine-tune needs; JSON-ready (jobs store it). Paths as strings."""
+
+    data: str
+    targets: tuple[str, ...]
+    smiles_col: str | None = None
+    protein_col: str | None = None
+    ligand_col: str | None = None
+    root: str | None = None  # relative structure paths in a complex table start here
+    base: str | None = None  # checkpoint name or path; None = registry default; 'none' = fresh
+    name: str | None = None  # output checkpoint name (default: data stem + targets)
+    output: str | None = None  # explicit .pt path instead of user_dir()/<name>.pt
+    epochs: int = 30
+    lr: float = 5e-4
+    batch_size: int = 16  # per process; under torchrun the global batch is world x this
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    patience: int | None = None  # stop after this many epochs without a better val score
+    freeze: tuple[str, ...] = ()
+    new_heads: bool = False
+    units: dict = field(default_factory=dict)
+    device: str = "auto"
+    seed: int = 0  # new heads / fresh weights, batch order, SMILES embedding
+    dim: int = 64  # fresh models only
+    n_layer: int = 3  # fresh models only
+    max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "targets", tuple(self.targets))
+        object.__setattr__(self, "freeze", tuple(self.freeze))
+        if not self.targets:
+            raise ConfigError("give at least one target column (--target COL)")
+        unknown = set(self.freeze) - set(FREEZE_GROUPS)
+        if unknown:
+            raise ConfigError(f"unknown --freeze groups {sorted(unknown)}; use {FREEZE_GROUPS}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError("epochs and batch size must be positive, lr > 0")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError("--val-fraction must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(targets=list(self.targets), freeze=list(self.freeze))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FinetuneConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def default_name(self) -> str:
+        return safe_name(f"{Path(self.data).stem}-{'-'.join(self.targets)}")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe checkpoint name ('my data (v2)' -> 'my-data-v2')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "finetuned"
+
+
+def output_path(config: FinetuneConfig, unique: bool = True) -> Path:
+    """Where the checkpoint goes: config.output, else user_dir()/<name>.pt (-2, -3... if taken).
+
+    Jobs fix config.output when they are submitted, so a resumed job keeps its name.
+    """
+    from pamnet import registry
+
+    if config.output:
+        return Path(config.output)
+    stem = safe_name(config.name or config.default_name())
+    path = registry.user_dir() / f"{stem}.pt"
+    k = 2
+    while unique and path.exists():
+        path, k = registry.user_dir() / f"{stem}-{k}.pt", k + 1
+    return path
+
+
+@dataclass
+class FinetuneResult:
+    """How a run ended: status 'finished', 'early-stopped', 'budget' or 'cancelled'."""
+
+    status: str
+    epochs_done: int
+    metrics: list[dict]
+    checkpoint: Path | None = None
+    card: Path | None = None
+    val_mae: dict[str, float] | None = None
+    data: dict = field(default_factory=dict)
+
+
+def metrics_row(m) -> dict:
+    """Flat per-epoch record: train_loss and val_loss (both normalized), val_mae_<target>."""
+    row = {
+        "epoch": m.epoch,
+        "step": m.step,
+        "train_loss": m.train_loss,
+        "val_loss": m.val_score,
+        "lr": m.lr,
+        "elapsed_s": m.elapsed_s,
+        "molecules_per_s": m.molecules_per_s,
+    }
+    row.update({f"val_mae_{t}": v for t, v in (m.val_mae or {}).items() if math.isfinite(v)})
+    return row
+
+
+class _StoppableGraphs(list):
+    """Training graphs that raise `Cancelled` when stop() is true.
+
+    The trainer reads a batch's graphs first thing in a step, when the previous
+    step is fully booked (step, batch position, optimizer, EMA), so the state saved
+    after the exception resumes exactly.
+    """
+
+    def __init__(self, items, stop: Callable[[], bool], on_first: Callable[[], None] | None):
+        super().__init__(items)
+        self.stop, self.on_first = stop, on_first
+
+    def __getitem__(self, i):
+        if self.on_first is not None:
+            self.on_first, first = None, self.on_first
+            first()
+        if self.stop():
+            raise Cancelled("stopped by request")
+        return super().__getitem__(i)
+
+
+def _data_key(config: FinetuneConfig) -> str:
+    digest = hashlib.sha256(Path(config.data).read_bytes()).hexdigest()[:16]
+    cols = [config.targets, config.smiles_col, config.protein_col, config.ligand_col, config.seed]
+    return digest + json.dumps(cols)
+
+
+def _load_cached(path: Path, key: str) -> FinetuneData | None:
+    if not path.is_file():
+        return None
+    saved = torch.load(path, weights_only=True)
+    if saved.get("key") != key:
+        return None
+    d = saved["data"]
+    return FinetuneData(
+        **{
+            **d,
+            "graphs": [GraphInput(**g) for g in d["graphs"]],
+            "errors": [RowError(**e) for e in d["errors"]],
+        }
+    )
+
+
+def _save_cached(path: Path, key: str, data: FinetuneData) -> None:
+    graphs = [{k: v for k, v in vars(g).items() if k != "meta"} for g in data.graphs]
+    d = {**vars(data), "graphs": graphs, "errors": [asdict(e) for e in data.errors]}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"key": key, "data": d}, tmp)
+    os.replace(tmp, path)
+
+
+def prepare_data(
+    config: FinetuneConfig,
+    out_dir: Path | None = None,
+    log=print,
+    stop: Callable[[], bool] | None = None,
+) -> FinetuneData:
+    """load_dataset for a config, cached in out_dir/dataset.pt (resumes skip featurizing)."""
+
+    key = _data_key(config)
+    cached = _load_cached(out_dir / "dataset.pt", key) if out_dir else None
+    if cached is not None:
+        log(f"data: {len(cached.graphs)} structures from the cache")
+        return cached
+    last = [0.0]
+
+    def progress(i: int, n: int) -> None:
+        if time.monotonic() - last[0] > 2 or i == n:
+            last[0] = time.monotonic()
+            log(f"featurizing {i}/{n}")
+
+    data = load_dataset(
+        config.data,
+        config.targets,
+        config.smiles_col,
+        config.protein_col,
+        config.ligand_col,
+        root=config.root,
+        seed=config.seed,
+        progress=progress,
+        stop=stop,
+    )
+    log(f"data: {len(data.graphs)} of {data.n_rows} rows usable, {len(data.errors)} errors")
+    for e in data.errors[:10]:
+        log(f"  row {e.row} [{e.column}]: {e.message}")
+    if len(data.errors) > 10:
+        log(f"  ... {len(data.errors) - 10} more in row_errors.csv")
+    if out_dir is not None and _rank() == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _save_cached(out_dir / "dataset.pt", key, data)
+        data.report().to_csv(out_dir / "row_errors.csv", index=False)
+    return data
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def run(
+    config: FinetuneConfig,
+    out_dir: str | os.PathLike | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    log: Callable[[str], None] = print,
+    on_first_step: Callable[[], None] | None = None,
+) -> FinetuneResult:
+    """Fine-tune (or resume, if out_dir/state.pt exists) and export the best checkpoint.
+
+    out_dir: the trainer's folder (state.pt, best.pt, log.jsonl, dataset cache,
+    val_predictions.json); None uses a temporary folder. on_epoch(metrics_row) runs
+    on rank 0. stop(): checked before every batch (single process) and after
+    every epoch; the state is saved and the result's status is 'cancelled'.
+    """
+
+    from pamnet.training import GraphDataset, TrainConfig, Trainer, load_state
+
+    if out_dir is None:
+        out_dir = Path(tempfile.mkdtemp(prefix="pamnet-finetune-"))
+    out_dir = Path(out_dir)
+    stop = stop or (lambda: False)
+    data = prepare_data(config, out_dir, log, stop)
+    train_idx, val_idx = split_indices(len(data.graphs), config.val_fraction, config.split_seed)
+    y_train = data.y[train_idx]
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    graphs = [data.graphs[i] for i in train_idx]
+    if world == 1:
+        graphs = _StoppableGraphs(graphs, stop, on_first_step)
+    train_cfg = TrainConfig(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_epochs=min(1.0, config.epochs / 10),
+        lr_decay=0.98,
+        ema_decay=0.99,
+        max_minutes=config.max_minutes,
+        save_every_minutes=1.0,
+        seed=config.seed,
+        device=config.device,
+        eval_batch_size=64,
+    )
+    state_path = out_dir / "state.pt"
+    if state_path.is_file():
+        state = load_state(state_path)
+        model = PAMNet(ModelConfig.from_dict(state["model_config"]))
+        targets, norm, units = (
+            state["targets"],
+            Normalization.from_dict(state["normalization"]),
+            state["units"],
+        )
+        new, metadata = state["metadata"]["finetune"]["new_heads"], state["metadata"]
+        train_cfg = replace(
+            TrainConfig.from_dict(state["train_config"]),
+            epochs=config.epochs,
+            device=config.device,
+            max_minutes=config.max_minutes,
+        )
+        log(f"resuming from epoch {state['epoch']} (step {state['step']})")
+    else:
+        state = None
+        adapted, base = _build(config, data, y_train)
+        model, targets, norm = adapted.model, adapted.targets, adapted.normalization
+        units, new = adapted.units, adapted.new
+        metadata = _metadata(config, data, train_idx, val_idx, new, base)
+    freeze(
+        model, config.freeze, [targets.index(t) for t in new] if "heads" in config.freeze else ()
+    )
+    col = {t: k for k, t in enumerate(data.targets)}
+
+    def table(idx):
+        y = torch.full((len(idx), len(targets)), math.nan, dtype=torch.float64)
+        for k, t in enumerate(targets):
+            if t in col:
+                y[:, k] = data.y[idx, col[t]]
+        return y
+
+    train = GraphDataset(graphs, table(train_idx))
+    val = GraphDataset([data.graphs[i] for i in val_idx], table(val_idx)) if val_idx else None
+    outcome = {"status": "finished"}
+    trainer = None
+
+    def callback(m) -> bool | None:
+        row = metrics_row(m)
+        mae_txt = " ".join(f"{t}={v:.4g}" for t, v in (m.val_mae or {}).items() if t in col)
+        log(f"epoch {m.epoch}/{config.epochs} loss {m.train_loss:.4f} val {mae_txt}")
+        if on_epoch is not None:
+            on_epoch(row)
+        if stop():
+            outcome["status"] = "cancelled"
+            return False
+        if config.patience and _no_progress(trainer.history, config.patience):
+            outcome["status"] = "early-stopped"
+            log(f"early stop: no better validation score in {config.patience} epochs")
+            return False
+        return None
+
+    trainer = Trainer(
+        model,
+        train,
+        norm,
+        targets,
+        train_cfg,
+        val=val,
+        out_dir=out_dir,
+        units=units,
+        metadata=metadata,
+        callback=callback,
+    )
+    if state is not None:
+        trainer.load_state_dict(state)
+    if trainer.rank == 0:
+        log(
+            f"training {len(train)} structures, validating {len(val_idx)}, on {trainer.device}"
+            f"{f' x {trainer.world} processes' if trainer.world > 1 else ''}"
+        )
+    try:
+        result = trainer.fit()
+    except Cancelled:  # only raised single-process, by _StoppableGraphs
+        from pamnet.training import save_state
+
+        save_state(state_path, trainer.state_dict())
+        log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
+        return FinetuneResult("cancelled", trainer.epoch, [metrics_row(m) for m in trainer.history])
+    if result.stopped_by_budget:
+        outcome["status"] = "budget"
+    rows = [metrics_row(m) for m in result.metrics]
+    _leave_process_group(trainer.world)
+    if outcome["status"] == "cancelled" or trainer.rank != 0:
+        return FinetuneResult(outcome["status"], result.epochs_done, rows)
+    return export(config, trainer, result, data, val, val_idx, outcome["status"], rows, log)
+
+
+def _leave_process_group(world: int) -> None:
+    """After training under torchrun: rank 0 exports alone, the others may exit."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def _no_progress(history, patience: int) -> bool:
+    scores = [m.val_score for m in history if m.val_score is not None]
+    if not scores:
+        return False
+    best = min(range(len(scores)), key=scores.__getitem__)
+    return len(scores) - 1 - best >= patience
+
+
+def _build(
+    config: FinetuneConfig, data: FinetuneData, y_train: torch.Tensor
+) -> tuple[Adapted, str | None]:
+    """The model to train and the base checkpoint's name (None for a fresh model)."""
+    from pamnet import registry
+
+    if config.base == FRESH or (data.task == "complex" and config.base is None):
+        adapted = fresh(
+            data.task, data.targets, y_train, config.dim, config.n_layer, config.seed, config.units
+        )
+        return adapted, None
+    path = registry.resolve(config.base)
+    base = load_checkpoint(path)
+    if base.config.task != data.task:
+        raise ConfigError(
+            f"the base checkpoint {path.stem} is a {base.config.task} model but the data are "
+            f"{data.task} structures; pick a {data.task} checkpoint or --base none"
+        )
+    adapted = adapt(base, data.targets, y_train, config.new_heads, config.units, config.seed)
+    return adapted, path.stem
+
+
+def _metadata(config, data: FinetuneData, train_idx, val_idx, new, base: str | None) -> dict:
+    return {
+        "dataset": f"fine-tune data {data.source}",
+        "geometry": data.geometry,
+        "finetune": {
+            "base": base,
+            "data": data.source,
+            "targets": list(data.targets),
+            "new_heads": list(new),
+            "rows": data.n_rows,
+            "rows_used": len(data.graphs),
+            "row_errors": len(data.errors),
+            "split": {
+                "seed": config.split_seed,
+                "val_fraction": config.val_fraction,
+                "n_train": len(train_idx),
+                "n_val": len(val_idx),
+                "val_rows": [data.rows[i] for i in val_idx],
+            },
+            "config": config.to_dict(),
+        },
+    }

@@ -1,0 +1,317 @@
+"""Fine-tuning: per-row data errors, new heads, freezing, a run that learns, exact resume,
+and the same model from one process and from two Gloo processes under torchrun."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from pamnet import finetune, registry
+from pamnet.checkpoint import Normalization, load_checkpoint, save_checkpoint
+from pamnet.config import ModelConfig
+from pamnet.errors import DataError
+from pamnet.finetune import FinetuneConfig
+from pamnet.model import PAMNet
+from pamnet.testing import random_molecule
+from pamnet.training import predict
+
+ROOT = Path(__file__).resolve().parents[1]
+SMILES = [
+    "C", "CC", "CCC", "CCCC", "CCO", "CCN", "CC=O", "C=C", "C#C", "CO", "CN", "C=O",
+    "OCCO", "NCCN", "CC(C)C", "CC(C)O", "CC(=O)O", "CC(=O)N", "c1ccccc1", "c1ccncc1",
+    "C1CC1", "C1CCC1", "C1CCCC1", "CCCCC", "CCOC", "COC", "CC#N", "FC(F)F", "CF", "OC=O",
+    "NC=O", "CCCO", "CCCN", "C1CCOC1", "C1COCCO1", "CC(C)(C)C",
+]  # fmt: skip
+FAST = dict(base="fast", batch_size=8, lr=1e-2, device="cpu", val_fraction=0.2)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads; on a busy CI box they cost."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def mol_weight(smiles: str) -> float:
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    return round(Descriptors.MolWt(Chem.MolFromSmiles(smiles)) / 10, 4)
+
+
+@pytest.fixture(scope="module")
+def mols_sdf(tmp_path_factory) -> Path:
+    """36 small H/C/N/O/F molecules (MMFF geometry) with mw = molar mass / 10 as a field."""
+    from pamnet.io import from_smiles, write_sdf
+
+    path = tmp_path_factory.mktemp("data") / "mols.sdf"
+    structures = [from_smiles(s) for s in SMILES]
+    write_sdf(structures, path, predictions=[{"mw": mol_weight(s)} for s in SMILES])
+    return path
+
+
+@pytest.fixture()
+def fast_base(tiny_registry) -> str:
+    """A cheaper base than 'tiny' (1 block, small angle basis), saved beside it as 'fast'."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(dim=8, n_layer=1, num_targets=2, num_rbf=6, num_spherical=3, num_radial=3)
+    norm = Normalization([-6.5, -2.0], [0.6, 0.3], [False, True],
+                         [[0, -13.6], [0, -1030.0], [0, -1485.0], [0, -2042.0], [0, -2713.0]])  # fmt: skip
+    save_checkpoint(tiny_registry / "fast.pt", PAMNet(cfg), ["homo", "u0"],
+                    {"homo": "eV", "u0": "eV"}, norm, {"dataset": "qm9", "geometry": "dft"})  # fmt: skip
+    return "fast"
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# --- datasets -----------------------------------------------------------------------
+def test_bad_csv_rows_are_reported_with_row_and_column(tmp_path):
+    path = _csv(
+        tmp_path / "d.csv",
+        "smiles,mw,logp\nCCO,4.6,-0.3\nC1CC,3.0,1\nCCCl,5.0,1\nCC,abc,1\nCN,,\nCO,3.2,\n",
+    )
+    data = finetune.load_dataset(path, ["mw", "logp"])
+    assert data.rows == [1, 6] and data.task == "molecule" and data.geometry == "mmff"
+    assert data.y.shape == (2, 2) and math.isnan(data.y[1, 1])  # empty cell = missing value
+    got = [(e.row, e.column) for e in data.errors]
+    assert got == [(2, "smiles"), (3, "smiles"), (4, "mw"), (5, "mw,logp")]
+    messages = [e.message for e in data.errors]
+    assert "RDKit cannot parse" in messages[0] and "Cl" in messages[1]
+    assert "'abc' is not a number" in messages[2] and "no target value" in messages[3]
+    assert list(data.report().columns) == ["row", "column", "message"]
+
+
+def test_wrong_columns_and_all_bad_rows_raise_data_errors_listing_columns(tmp_path):
+    path = _csv(tmp_path / "d.csv", "SMILES,mw,note\nCCO,4.6,x\n")
+    with pytest.raises(DataError, match="no target column 'nope'; available columns: SMILES, mw"):
+        finetune.load_dataset(path, ["nope"])
+    no_smiles = _csv(tmp_path / "n.csv", "mol,mw\nCCO,4.6\n")
+    with pytest.raises(DataError, match="no SMILES column found; available columns: mol, mw"):
+        finetune.load_dataset(no_smiles, ["mw"])
+    all_bad = _csv(tmp_path / "b.csv", "smiles,mw\nC1CC,1\nCC,x\n")
+    with pytest.raises(DataError, match=r"none of its 2 rows is usable.*Available columns"):
+        finetune.load_dataset(all_bad, ["mw"])
+    assert finetune.load_dataset(path, ["mw"], smiles_col="SMILES").rows == [1]
+
+
+def test_sdf_property_fields_are_targets_and_broken_records_are_rows(tmp_path, mols_sdf):
+    records = mols_sdf.read_text().split("$$$$\n")
+    broken = "junk\n  x\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\nnot an atom line\n"
+    path = tmp_path / "mixed.sdf"
+    path.write_text("$$$$\n".join([records[0], broken, records[4]]) + "$$$$\n")
+    table = finetune.read_table(path)
+    assert table.kind == "sdf" and "mw" in table.columns
+    assert finetune.guess_columns(table).targets == ("mw",)
+    data = finetune.load_dataset(path, ["mw"])
+    assert data.rows == [1, 3] and data.geometry == "file"
+    assert data.y[:, 0].tolist() == [mol_weight("C"), mol_weight("CCO")]
+    assert [(e.row, e.column) for e in data.errors] == [(2, "structure")]
+
+
+def _complex_files(folder: Path) -> tuple[Path, Path]:
+    """A tripeptide (PDB) and ethanol (SDF) 4 Å from its centre: a toy complex."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    from pamnet.io import from_smiles, write_sdf
+
+    pep = Chem.AddHs(Chem.MolFromSequence("GAG"))
+    AllChem.EmbedMolecule(pep, randomSeed=1)
+    protein = folder / "protein.pdb"
+    protein.write_text(Chem.MolToPDBBlock(pep))
+    lig = from_smiles("CCO")
+    centre = pep.GetConformer().GetPositions().mean(0)
+    lig.coords = lig.coords - lig.coords.mean(0) + centre + [4.0, 0.0, 0.0]
+    ligand = folder / "ligand.sdf"
+    write_sdf([lig], ligand)
+    return protein, ligand
+
+
+def test_complex_table_trains_a_new_complex_model(tmp_path, tiny_registry):
+    (tmp_path / "files").mkdir()
+    _complex_files(tmp_path / "files")
+    table = _csv(
+        tmp_path / "complexes.csv",
+        "protein,ligand,pK\nfiles/protein.pdb,files/ligand.sdf,6.1\n"
+        "files/protein.pdb,files/ligand.sdf,5.2\nfiles/missing.pdb,files/ligand.sdf,4.0\n"
+        "files/protein.pdb,files/nothere.sdf,7.0\nfiles/protein.pdb,files/ligand.sdf,6.6\n",
+    )
+    data = finetune.load_dataset(table, ["pK"])
+    assert data.task == "complex" and data.rows == [1, 2, 5]
+    assert [(e.row, e.column) for e in data.errors] == [(3, "protein"), (4, "ligand")]
+    assert "missing file files/missing.pdb" in data.errors[0].message
+    cfg = FinetuneConfig(data=str(table), targets=["pK"], epochs=1, dim=8, n_layer=1,
+                         batch_size=2, val_fraction=0.34, device="cpu")  # fmt: skip
+    result = finetune.run(cfg, tmp_path / "run", log=lambda m: None)
+    loaded = load_checkpoint(result.checkpoint)
+    assert loaded.config.task == "complex" and loaded.targets == ["pK"]
+    assert loaded.metadata["finetune"]["base"] is None
+    assert "trained from scratch" in result.card.read_text()
+
+
+# --- heads and freezing ----------------------------------------------------------------
+def test_new_targets_extend_every_w_out_and_keep_the_old_predictions(fast_base):
+    base = load_checkpoint(registry.resolve(fast_base))
+    y = torch.tensor([[1.0, 2.0], [3.0, 5.0], [2.0, math.nan]], dtype=torch.float64)
+    ad = finetune.adapt(base, ["u0", "mw"], y)
+    assert ad.targets == ["homo", "u0", "mw"] and ad.new == ["mw"]
+    old = dict(base.model.named_parameters())
+    for name, p in ad.model.named_parameters():
+        if ".W_out." in name:
+            assert p.shape[0] == 3
+            assert_close(p[:2], old[name], rtol=0, atol=0)
+        else:
+            assert_close(p, old[name], rtol=0, atol=0)
+    graphs = [random_molecule(4 + i, seed=i) for i in range(4)]
+    before = predict(base.model, graphs, base.normalization)
+    after = predict(ad.model, graphs, ad.normalization)
+    assert_close(after[:, :2], before, rtol=0, atol=1e-9)  # old heads: same predictions
+    assert ad.normalization.mean[2] == pytest.approx(3.5)
+    assert ad.normalization.std[2] == pytest.approx(math.sqrt(4.5))
+    assert [r[2] for r in ad.normalization.atom_ref] == [0.0] * 5
+
+    fresh_u0 = finetune.adapt(base, ["u0", "mw"], y, new_heads=True)
+    assert fresh_u0.new == ["mw", "u0"] and fresh_u0.normalization.per_atom[1] is False
+    assert fresh_u0.normalization.mean[1] == pytest.approx(2.0)
+    assert fresh_u0.normalization.atom_ref[3][1] == 0.0
+
+
+def test_freeze_groups_leave_only_the_new_head_rows_training(fast_base):
+    group = finetune.param_group
+    assert (
+        group("embeddings") == group("rbf_g.freq") == group("mlp_sbf2.0.0.weight") == ("embeddings")
+    )
+    assert group("global_layer.0.mlp_m.0.0.weight") == "global"
+    assert group("local_layer.1.lin_rbf.weight") == "local"
+    assert group("local_layer.0.W_out.bias") == group("global_layer.0.W") == "heads"
+
+    base = load_checkpoint(registry.resolve(fast_base))
+    y = torch.tensor([[4.0], [6.0]], dtype=torch.float64)
+    ad = finetune.adapt(base, ["mw"], y)
+    counts = finetune.freeze(ad.model, finetune.FREEZE_GROUPS, trainable_outputs=[2])
+    assert counts["global"][0] == 0 and counts["heads"][0] == 2 * (8 + 1)  # 2 layers' W_out row
+    start = {k: v.detach().clone() for k, v in ad.model.named_parameters()}
+    opt = torch.optim.Adam(ad.model.parameters(), lr=1e-2)
+    from pamnet.data import collate
+
+    batch = collate([random_molecule(5, seed=1), random_molecule(6, seed=2)])
+    for _ in range(3):
+        opt.zero_grad()
+        ad.model(batch).prediction.pow(2).sum().backward()
+        opt.step()
+    for name, p in ad.model.named_parameters():
+        if ".W_out." in name:
+            assert_close(p[:2], start[name][:2], rtol=0, atol=0)
+            assert not torch.equal(p[2], start[name][2]), name
+        else:
+            assert_close(p, start[name], rtol=0, atol=0)
+
+
+# --- runs -----------------------------------------------------------------------------------
+def test_finetune_lowers_the_validation_error_and_registers_the_checkpoint(
+    fast_base, mols_sdf, tmp_path
+):
+    cfg = FinetuneConfig(data=str(mols_sdf), targets=["mw"], epochs=16, units={"mw": "g/mol/10"},
+                         name="mols mw", **FAST)  # fmt: skip
+    data = finetune.load_dataset(mols_sdf, ["mw"])
+    train_idx, val_idx = finetune.split_indices(len(data.graphs), 0.2, 0)
+    untrained = finetune.adapt(load_checkpoint(registry.resolve("fast")), ["mw"],
+                               data.y[train_idx])  # fmt: skip
+    pred = predict(untrained.model, [data.graphs[i] for i in val_idx], untrained.normalization)
+    mae_before = float((pred[:, 2] - data.y[val_idx, 0]).abs().mean())
+
+    epochs = []
+    result = finetune.run(cfg, tmp_path / "run", on_epoch=epochs.append, log=lambda m: None)
+    assert result.status == "finished" and [m["epoch"] for m in epochs] == list(range(1, 17))
+    assert result.val_mae["mw"] < 0.7 * mae_before, (result.val_mae, mae_before)
+    assert result.checkpoint == registry.user_dir() / "mols-mw.pt"
+    info = {i.name: i for i in registry.list_checkpoints()}["mols-mw"]
+    assert info.origin == "fine-tuned" and info.targets == ["homo", "u0", "mw"]
+    assert "| mw | g/mol/10 | new |" in info.card and "7 validation" in info.card
+    val = finetune.val_predictions(tmp_path / "run")
+    assert val["targets"] == ["mw"] and len(val["y_pred"]) == len(val_idx) == 7
+    from pamnet.predict import Predictor
+
+    (p,) = Predictor.from_name("mols-mw", "cpu").predict(["CCO"])
+    assert math.isfinite(p.values["mw"]) and p.units["mw"] == "g/mol/10"
+
+
+def _weights(path: Path) -> dict:
+    return load_checkpoint(path).model.state_dict()
+
+
+def test_stop_saves_mid_epoch_and_resume_matches_an_uninterrupted_run(
+    fast_base, mols_sdf, tmp_path
+):
+    def cfg(out):
+        return FinetuneConfig(data=str(mols_sdf), targets=["mw"], epochs=2,
+                              output=str(tmp_path / out), **FAST)  # fmt: skip
+
+    straight = finetune.run(cfg("straight.pt"), tmp_path / "a", log=lambda m: None)
+    seen, reads = [], []
+
+    def stop() -> bool:  # read once after each epoch, then once per training graph
+        if seen:
+            reads.append(1)
+        return len(reads) > 1 + 8  # after epoch 1's callback and batch 1 of epoch 2
+
+    cut = finetune.run(cfg("cut.pt"), tmp_path / "b", on_epoch=seen.append, stop=stop,
+                       log=lambda m: None)  # fmt: skip
+    assert cut.status == "cancelled" and cut.epochs_done == 1 and cut.checkpoint is None
+    from pamnet.training import load_state
+
+    state = load_state(tmp_path / "b" / "state.pt")
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 1)
+    lines = []
+    resumed = finetune.run(cfg("cut.pt"), tmp_path / "b", log=lines.append)
+    assert (
+        "resuming from epoch 1 (step 5)" in lines and "data: 36 structures from the cache" in lines
+    )
+    assert resumed.status == "finished" and resumed.epochs_done == 2
+    assert_close(_weights(resumed.checkpoint), _weights(straight.checkpoint), rtol=0, atol=1e-6)
+
+
+def test_patience_stops_when_validation_stops_improving(fast_base, mols_sdf, tmp_path):
+    cfg = FinetuneConfig(data=str(mols_sdf), targets=["mw"], epochs=20, patience=1,
+                         **{**FAST, "lr": 1e-12})  # fmt: skip
+    result = finetune.run(cfg, tmp_path / "run", log=lambda m: None)
+    assert result.status == "early-stopped" and result.epochs_done <= 3  # of 20
+
+
+def test_shard_and_unshard_round_trip():
+    items = list(range(11))
+    parts = [finetune.shard(items, r, 3) for r in range(3)]
+    assert parts[0] == [0, 3, 6, 9] and sum(map(len, parts)) == 11
+    assert finetune.unshard(parts) == items
+    assert finetune.shard(items) == items  # no torchrun: one rank holds everything
+    assert finetune.gather(items) == items
+
+
+def test_torchrun_two_gloo_processes_give_the_one_process_model(fast_base, mols_sdf, tmp_path):
+    """Global batch 8: one process with batch 8 == two DDP ranks with batch 4 each."""
+    common = dict(data=str(mols_sdf), targets=["mw"], epochs=2, val_fraction=12 / 36)
+    cfg = FinetuneConfig(**{**FAST, **common}, output=str(tmp_path / "1.pt"))
+    single = finetune.run(cfg, tmp_path / "one", log=lambda m: None)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "pamnet", "finetune", "--data", str(mols_sdf), "--target", "mw", "--base", "fast",
+        "--epochs", "2", "--batch-size", "4", "--lr", "1e-2", "--val-fraction", str(12 / 36),
+        "--device", "cpu", "-o", str(tmp_path / "2.pt"),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "x 2 processes" in out.stdout
+    two = load_checkpoint(tmp_path / "2.pt")
+    assert two.metadata["training"]["world_size"] == 2
+    assert_close(two.model.state_dict(), _weights(single.checkpoint), rtol=1e-4, atol=1e-5)
