@@ -43,7 +43,7 @@ _ALIASES = {"D": "H", "T": "H"}
 def normalize_element(symbol: str) -> str | None:
     """'CL' / 'cl' / 'Cl' -> 'Cl'; '6' -> 'C'; unknown -> None."""
     s = symbol.strip()
-    if s.isdigit():
+    if s.isdecimal():
         z = int(s)
         return ELEMENTS[z - 1] if 1 <= z <= len(ELEMENTS) else None
     s = s[:1].upper() + s[1:].lower()
@@ -82,6 +82,8 @@ def covalent_bonds(
 def _as_list(values, n: int, default: str | None) -> list[str] | None:
     if values is None:
         return None if default is None else [default] * n
+    if isinstance(values, list) and (not values or isinstance(values[0], str)):
+        return values  # readers already give lists of str; converting 100k items costs
     return [str(v) for v in values]
 
 
@@ -119,7 +121,7 @@ class Structure:
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.elements = [str(e) for e in self.elements]
+        self.elements = _as_list(self.elements, 0, None)
         n = len(self.elements)
         self.coords = np.asarray(self.coords, dtype=np.float64).reshape(n, 3)
         if self.bonds is not None:

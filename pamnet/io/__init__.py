@@ -71,7 +71,7 @@ def sniff(text: str) -> str | None:
     if re.search(r"^M  END|V[23]000", head, re.M):
         return "sdf"
     lines = [x for x in split_lines(head) if x.strip()]
-    if lines and lines[0].strip().isdigit():
+    if lines and lines[0].strip().isdecimal():
         return "xyz"
     if lines and all(len(x.split()) <= 2 for x in lines[:20]):
         return "smiles"

@@ -80,7 +80,7 @@ def _molecule(lines, a, b, source, k, limits) -> Structure:
         m = _SUBST.match(subst)
         resnames.append(m.group(1)[:4] if m else subst[:4])
         num = m.group(2) if m and m.group(2) else (p[6] if len(p) > 6 else "1")
-        resnums.append(int(num) if num.lstrip("-").isdigit() else 0)
+        resnums.append(int(num) if num.lstrip("-").isdecimal() else 0)
         charges.append(p[8] if len(p) > 8 else "0")
     try:
         partial = np.array([float(c) for c in charges])

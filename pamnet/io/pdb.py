@@ -100,7 +100,9 @@ def read_pdb(
 
 def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
     raw = [lines[i].ljust(_WIDTH)[:_WIDTH].encode("latin-1", "replace") for i in rows]
-    m = np.array(raw, dtype=f"S{_WIDTH}").view("S1").reshape(len(raw), _WIDTH)
+    m = np.array(raw, dtype=f"S{_WIDTH}").view(np.uint8).reshape(len(raw), _WIDTH).copy()
+    m[(m >= 128) | (m == 0)] = ord("?")  # PDB is ASCII; keeps numpy's fast ASCII decoding
+    m = m.view("S1")
     line_no = rows + 1
     coords = np.stack(
         [_floats(m, c, c + 8, line_no, source, "coordinate") for c in (30, 38, 46)], 1
@@ -118,7 +120,7 @@ def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
     try:
         resseq = np.where(resseq_text == "", "0", resseq_text).astype(np.int64)
     except ValueError:
-        resseq = np.array([int(r) if r.lstrip("-").isdigit() else 0 for r in resseq_text])
+        resseq = np.array([int(r) if r.lstrip("-").isdecimal() else 0 for r in resseq_text])
     keep = _altloc_keep(altloc, chain, resseq, icode, names, occupancy)
     if not keep.all():
         idx = np.nonzero(keep)[0]
@@ -195,7 +197,7 @@ def _element_from_name(raw: str, resname: str) -> str | None:
 def _charges(col: np.ndarray) -> np.ndarray:
     out = np.zeros(len(col), dtype=np.int64)
     for value in np.unique(col).tolist():
-        if len(value) == 2 and value[0].isdigit() and value[1] in "+-":
+        if len(value) == 2 and value[0].isdecimal() and value[1] in "+-":
             out[col == value] = int(value[0]) * (1 if value[1] == "+" else -1)
     return out
 
@@ -222,7 +224,7 @@ def _conect(lines, conect_rows, serials, source):
         for f in fields[1:]:
             if not f:
                 continue
-            if not f.isdigit() and f not in index:
+            if not f.isdecimal() and f not in index:
                 raise ParseError(f"CONECT names atom serial {f!r}", line=r + 1, source=source)
             b = index.get(f)
             if b is None or b == a:

@@ -86,7 +86,7 @@ def _v2000(rec, start, source, limits):
         n, b = int(counts[0:3]), int(counts[3:6])
     except ValueError:
         parts = counts.split()
-        if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        if len(parts) < 2 or not (parts[0].isdecimal() and parts[1].isdecimal()):
             raise ParseError(
                 "bad counts line: expected atom and bond counts in columns 1-6",
                 line=ln,
@@ -279,7 +279,7 @@ def format_sdf(structures: list[Structure], predictions: list[dict] | None = Non
         big = s.n_atoms > 999 or len(bonds) > 999 or np.abs(s.coords).max() >= 1e4
         ctab = _ctab_v3000(s, bonds, orders) if big else _ctab_v2000(s, bonds, orders)
         name = s.name.replace("\n", " ")[:80]
-        head = f"{name}\n  pamnet          3D\n{s.geometry}\n"
+        head = f"{name}\n  {'pamnet':<8s}{'':10s}3D\n{s.geometry}\n"  # dim code: cols 21-22
         data = "".join(f">  <{key}>\n{_value(v)}\n\n" for key, v in props.items())
         chunks.append(head + ctab + "M  END\n" + data + "$$$$\n")
     return "".join(chunks)

@@ -19,7 +19,8 @@ def from_smiles(smiles: str, seed: int = 0, name: str | None = None, optimize: b
     """One 3D `Structure` from a SMILES string (hydrogens added, coordinates in Å).
 
     The same SMILES and seed always give the same geometry (single-threaded
-    ETKDGv3, fixed random seed). geometry is 'mmff', 'uff' or 'etkdg'.
+    ETKDGv3, fixed random seed; RDKit treats seeds 0 and 1 alike). geometry is
+    'mmff', 'uff' or 'etkdg'.
     Raises SmilesError (unparseable) or EmbeddingError (no 3D coordinates found).
     """
     text = smiles.strip()
@@ -84,10 +85,10 @@ def _optimize(molh: Chem.Mol) -> str | None:
     with quiet():
         try:
             if AllChem.MMFFHasAllMoleculeParams(molh):
-                AllChem.MMFFOptimizeMolecule(molh, maxIters=2000)
+                AllChem.MMFFOptimizeMolecule(molh, maxIters=500)
                 return "mmff"
             if AllChem.UFFHasAllMoleculeParams(molh):
-                AllChem.UFFOptimizeMolecule(molh, maxIters=2000)
+                AllChem.UFFOptimizeMolecule(molh, maxIters=500)
                 return "uff"
         except Exception:  # keep the ETKDG geometry if the force field fails
             return None

@@ -35,7 +35,7 @@ def read_xyz(
             i += 1
             continue
         head = lines[i].split()
-        if len(head) != 1 or not head[0].isdigit():
+        if len(head) != 1 or not head[0].isdecimal():
             raise ParseError(
                 f"expected the number of atoms of an XYZ frame, found {lines[i].strip()[:40]!r}",
                 line=i + 1,
