@@ -1,0 +1,117 @@
+"""Each typed error is raised where it should be, with a message that helps."""
+
+import numpy as np
+import pytest
+
+from pamnet.errors import (
+    EmbeddingError,
+    EmptyInputError,
+    EncodingError,
+    InputNotFoundError,
+    MissingCoordinatesError,
+    OverlappingAtomsError,
+    ParseError,
+    SmilesError,
+    TooLargeError,
+    UnsupportedElementError,
+    UnsupportedFormatError,
+)
+from pamnet.featurize import molecule_input
+from pamnet.io import Limits, from_smiles, read, read_one, write
+
+WATER = "3\n\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n"
+
+
+@pytest.mark.parametrize("fmt", ["xyz", "sdf", "mol2", "pdb", "smiles"])
+def test_empty_input(fmt, tmp_path):
+    path = tmp_path / f"empty.{fmt}"
+    path.write_text("  \n\n")
+    with pytest.raises(EmptyInputError, match="empty"):
+        read(path)
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(InputNotFoundError, match="no such file"):
+        read(tmp_path / "nope.pdb")
+    with pytest.raises(UnsupportedFormatError, match="use one of"):
+        read(WATER.encode(), fmt="docx")
+    with pytest.raises(UnsupportedFormatError, match="cannot tell the format"):
+        read(b"hello there world\nthis is prose, not a structure\n")
+
+
+def test_parse_errors_carry_the_line_number():
+    with pytest.raises(ParseError, match=":4: coordinates") as exc:
+        read(b"3\n\nO 0 0 0\nH 0.96 zero 0\nH -0.24 0.93 0\n", fmt="xyz")
+    assert exc.value.line == 4
+    sdf = write(from_smiles("CCO"), fmt="sdf").splitlines()
+    sdf[5] = sdf[5][:10] + "   xx.0000" + sdf[5][20:]
+    with pytest.raises(ParseError) as exc:
+        read("\n".join(sdf).encode(), fmt="sdf")
+    assert exc.value.line == 6
+    pdb = write(from_smiles("CCO"), fmt="pdb").splitlines()
+    pdb[2] = pdb[2][:30] + "   1.2.3" + pdb[2][38:]
+    with pytest.raises(ParseError, match="columns 31-38") as exc:
+        read("\n".join(pdb).encode(), fmt="pdb")
+    assert exc.value.line == 3
+    with pytest.raises(ParseError, match="unknown element") as exc:
+        read(b"2\n\nC 0 0 0\nQq 1.5 0 0\n", fmt="xyz")
+    assert exc.value.line == 4
+
+
+def test_unsupported_element_names_the_atom():
+    s = from_smiles("CCS")
+    with pytest.raises(UnsupportedElementError, match=r"S at atom 3 \(1-based\)"):
+        molecule_input(s)
+
+
+def test_2d_sdf_is_rejected():
+    sdf = write(from_smiles("CCO"), fmt="sdf").splitlines()
+    sdf[1] = "     RDKit          2D"
+    with pytest.raises(MissingCoordinatesError, match="3D"):
+        read("\n".join(sdf).encode(), fmt="sdf")
+    flat = write(from_smiles("CCO"), fmt="sdf").splitlines()
+    flat[1] = ""
+    flat[4:13] = [line[:20] + "    0.0000" + line[30:] for line in flat[4:13]]
+    with pytest.raises(MissingCoordinatesError):
+        read("\n".join(flat).encode(), fmt="sdf")
+
+
+def test_overlapping_atoms_are_named():
+    text = "3\n\nO 0 0 0\nH 0.96 0 0\nH 0.9 0.1 0\n"
+    with pytest.raises(OverlappingAtomsError, match=r"H2 and H3 \(1-based\)"):
+        read(text.encode(), fmt="xyz")
+
+
+def test_limits_on_atoms_and_bytes(tmp_path):
+    with pytest.raises(TooLargeError, match="3 atoms, over the 2-atom limit"):
+        read(WATER.encode(), fmt="xyz", limits=Limits(max_atoms=2))
+    path = tmp_path / "w.xyz"
+    path.write_text(WATER)
+    with pytest.raises(TooLargeError, match="MB limit"):
+        read(path, limits=Limits(max_bytes=10))
+    with pytest.raises(TooLargeError):
+        read(WATER.encode(), fmt="xyz", limits=Limits(max_bytes=10))
+
+
+def test_bad_smiles_and_failed_embedding(monkeypatch):
+    for bad in ["C1CC", "C(C", "CC(C)(C)(C)(C)C", "not a smiles", ""]:
+        with pytest.raises(SmilesError):
+            from_smiles(bad)
+    import pamnet.io.smiles as smi
+
+    monkeypatch.setattr(smi.AllChem, "EmbedMolecule", lambda *a, **k: -1)
+    with pytest.raises(EmbeddingError, match="another seed"):
+        from_smiles("CCO")
+
+
+def test_encodings():
+    latin1 = "2\nCaf\xe9 name\nC 0 0 0\nO 1.2 0 0\n".encode("latin-1")
+    assert read_one(latin1, fmt="xyz").properties["comment"] == "Caf\xe9 name"
+    bom = b"\xef\xbb\xbf" + WATER.encode()
+    assert read_one(bom, fmt="xyz").n_atoms == 3
+    with pytest.raises(EncodingError, match="NUL"):
+        read(b"3\n\x00\x00\x00binary", fmt="xyz")
+    with pytest.raises(EncodingError, match="gzip"):
+        read(b"\x1f\x8b\x08\x00" + bytes(range(1, 40)), fmt="pdb")
+    with pytest.raises(EncodingError, match="control characters"):
+        read(bytes(np.random.default_rng(0).integers(1, 32, 400, dtype=np.uint8)), fmt="xyz")
