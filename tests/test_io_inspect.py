@@ -1,0 +1,29 @@
+"""`pamnet inspect` on files and SMILES."""
+
+import json
+
+from pamnet.cli import main
+from pamnet.examples import get_example
+
+
+def test_inspect_complex_text(capsys):
+    assert main(["inspect", str(get_example("complex").path)]) == 0
+    out = capsys.readouterr().out
+    assert "ligand BEN: 9 heavy atoms" in out and "local edges" in out
+    assert "cutoff_l 2.0" in out  # the official PDBbind cutoffs by default
+
+
+def test_inspect_smiles_json_with_cutoffs(capsys):
+    assert main(["inspect", "CCO", "--json", "--cutoff-l", "3", "--cutoff-g", "4"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert r["elements"] == {"C": 2, "H": 6, "O": 1} and r["task"] == "molecule"
+    assert set(r["graph"]) == {"n_atoms", "n_local", "n_global", "n_two_hop", "n_one_hop"}
+    assert r["graph"]["n_local"] == 16 and r["cutoff_g"] == 4.0
+
+
+def test_inspect_rna_and_errors(capsys):
+    assert main(["inspect", str(get_example("rna").path), "--task", "rna"]) == 0
+    assert main(["inspect", "CCS"]) == 1  # S is not a QM9 element: reported, exit 1
+    assert "S at atom 3" in capsys.readouterr().out
+    assert main(["inspect", "C1CC"]) == 1
+    assert "cannot parse the SMILES" in capsys.readouterr().err
