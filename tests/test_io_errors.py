@@ -91,6 +91,8 @@ def test_limits_on_atoms_and_bytes(tmp_path):
         read(path, limits=Limits(max_bytes=10))
     with pytest.raises(TooLargeError):
         read(WATER.encode(), fmt="xyz", limits=Limits(max_bytes=10))
+    with pytest.raises(TooLargeError, match="62 atoms with hydrogens, over the 50"):
+        read("C" * 20, fmt="smiles", limits=Limits(max_atoms=50))  # checked before embedding
 
 
 def test_bad_smiles_and_failed_embedding(monkeypatch):

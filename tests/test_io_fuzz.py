@@ -51,7 +51,7 @@ USER_CHARGES
 
 
 SEEDS = _seeds()
-LIMITS = Limits(max_bytes=100_000, max_atoms=500)
+LIMITS = Limits(max_bytes=100_000, max_atoms=100)  # bounded work per example
 FMTS = [*FORMATS, None]
 
 

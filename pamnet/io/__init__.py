@@ -16,7 +16,7 @@ from pathlib import Path
 from pamnet.errors import InputNotFoundError, UnsupportedFormatError
 from pamnet.io._text import Limits, check_size, decode, read_bytes, split_lines
 from pamnet.io.checks import check_structure
-from pamnet.io.smiles import from_smiles
+from pamnet.io.smiles import MAX_SMILES_ATOMS, from_smiles
 from pamnet.structure import Structure
 
 FORMATS = ("smiles", "xyz", "sdf", "mol2", "pdb", "cif")
@@ -106,9 +106,10 @@ def read(
     else:
         path = Path(source)
         if fmt == "smiles" and not _is_file(path):
-            s = check_structure(from_smiles(str(source), seed=seed, name=name), limits)
-            return [s]
-        if not path.is_file():
+            limit = min(limits.max_atoms, MAX_SMILES_ATOMS)
+            s = from_smiles(str(source), seed=seed, name=name, max_atoms=limit)
+            return [check_structure(s, limits)]
+        if not _is_file(path):
             raise InputNotFoundError(
                 f"no such file: {str(source)[:200]}; check the path "
                 "(to read a SMILES string use from_smiles() or fmt='smiles')"

@@ -10,18 +10,25 @@ from pamnet.io._rdkit import mol_to_structure, quiet
 from pamnet.io._text import Limits, split_lines
 from pamnet.structure import Structure
 
-MAX_SMILES_ATOMS = 1000  # with hydrogens; embedding time grows fast beyond this
+MAX_SMILES_ATOMS = 400  # with hydrogens; embedding takes seconds at ~200 atoms already
 EMBED_TIMEOUT_S = 10  # RDKit's own per-attempt timeout for ETKDG
 _MAX_SMILES_CHARS = 5000
 
 
-def from_smiles(smiles: str, seed: int = 0, name: str | None = None, optimize: bool = True):
+def from_smiles(
+    smiles: str,
+    seed: int = 0,
+    name: str | None = None,
+    optimize: bool = True,
+    max_atoms: int = MAX_SMILES_ATOMS,
+) -> Structure:
     """One 3D `Structure` from a SMILES string (hydrogens added, coordinates in Å).
 
     The same SMILES and seed always give the same geometry (single-threaded
     ETKDGv3, fixed random seed; RDKit treats seeds 0 and 1 alike). geometry is
     'mmff', 'uff' or 'etkdg'.
-    Raises SmilesError (unparseable) or EmbeddingError (no 3D coordinates found).
+    Raises SmilesError (unparseable), EmbeddingError (no 3D coordinates found) or
+    TooLargeError (over `max_atoms` atoms with hydrogens).
     """
     text = smiles.strip()
     if not text:
@@ -41,10 +48,10 @@ def from_smiles(smiles: str, seed: int = 0, name: str | None = None, optimize: b
     if mol.GetNumAtoms() == 0:
         raise SmilesError(f"the SMILES {text!r} has no atoms")
     molh = Chem.AddHs(mol)
-    if molh.GetNumAtoms() > MAX_SMILES_ATOMS:
+    if molh.GetNumAtoms() > max_atoms:
         raise TooLargeError(
             f"the SMILES has {molh.GetNumAtoms()} atoms with hydrogens, over the "
-            f"{MAX_SMILES_ATOMS} we embed in 3D; give 3D coordinates as SDF/PDB instead"
+            f"{max_atoms} we embed in 3D; give 3D coordinates as SDF/PDB instead"
         )
     geometry = _embed(molh, seed, text)
     if optimize:
@@ -106,7 +113,12 @@ def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[S
         if lineno == 1 and parts[0].upper() in ("SMILES", "SMI"):
             continue  # header line
         try:
-            s = from_smiles(parts[0], seed=seed, name=parts[1].strip() if len(parts) > 1 else None)
+            s = from_smiles(
+                parts[0],
+                seed=seed,
+                name=parts[1].strip() if len(parts) > 1 else None,
+                max_atoms=min(MAX_SMILES_ATOMS, limits.max_atoms),
+            )
         except SmilesError as exc:
             raise SmilesError(f"{source}:{lineno}: {exc}") from exc
         s.source = f"{source}#{len(out) + 1}"
