@@ -62,7 +62,7 @@ def big_pdb(n_target: int = 10_000) -> Path:
     s = load_example("complex")[0]
     lig = np.array([r == "ligand" for r in s.roles])
     prot = s.select(~lig)
-    n_copies = max(1, (n_target - int(lig.sum())) // prot.n_atoms)
+    n_copies = max(1, -(-(n_target - int(lig.sum())) // prot.n_atoms))  # ceil
     span = np.ptp(prot.coords, axis=0) + 8.0
     parts = []
     for k in range(n_copies):

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from pamnet.errors import ParseError, UnsupportedFormatError
+from pamnet.errors import PamnetError, ParseError, UnsupportedFormatError
 from pamnet.io._text import Limits, check_atoms
 from pamnet.io.pdb import _altloc_keep, _roles
 from pamnet.structure import Structure, element_or_error
@@ -38,7 +38,16 @@ def read_mmcif(text: str, source: str, limits: Limits, all_models: bool = False)
             ) from None
     try:
         models = reader(text, all_models)
-    except (ParseError, UnsupportedFormatError):
+        if not models:
+            raise ParseError("no atoms in the mmCIF file (_atom_site is empty)", source=source)
+        out = []
+        for k, (name, cols) in enumerate(models):
+            check_atoms(len(cols["x"]), limits, source)
+            s = _structure(cols, source)
+            s.name = name if len(models) == 1 else f"{name} model {k + 1}"
+            s.source = f"{source}#{k + 1}"
+            out.append(s)
+    except PamnetError:
         raise
     except Exception as exc:  # the libraries raise RuntimeError/ValueError/KeyError...
         m = _LINE.search(str(exc))
@@ -47,15 +56,6 @@ def read_mmcif(text: str, source: str, limits: Limits, all_models: bool = False)
             line=int(m.group(1)) if m else None,
             source=source,
         ) from None
-    if not models:
-        raise ParseError("no atoms in the mmCIF file (_atom_site is empty)", source=source)
-    out = []
-    for k, (name, cols) in enumerate(models):
-        check_atoms(len(cols["x"]), limits, source)
-        s = _structure(cols, source)
-        s.name = name if len(models) == 1 else f"{name} model {k + 1}"
-        s.source = f"{source}#{k + 1}"
-        out.append(s)
     return out
 
 
