@@ -371,11 +371,16 @@ def test_js_value_and_inline_js(tmp_path, monkeypatch, ethanol):
     assert "<" not in H.js_value({"a": PAYLOAD}) and json.loads(H.js_value(PAYLOAD)) == PAYLOAD
     with pytest.raises(ValueError):
         H.swatch("red;background:url(x)", "x")
-    monkeypatch.setenv(H.ENV_3DMOL_JS, str(tmp_path / "missing.js"))
     ev = edge_view(ethanol)
+    # The vendored 3Dmol.js is inlined by default: no network needed.
+    assert H.find_3dmol_js().parent.name == "static"
+    assert "$3Dmolpromise = Promise.resolve()" in ev.to_html()
+    found = H.find_3dmol_js
+    monkeypatch.setattr(H, "find_3dmol_js", lambda: None)
     with pytest.raises(FileNotFoundError):
         ev.to_html(inline_js=True)
     assert H.CDN_3DMOL in ev.to_html()
+    monkeypatch.setattr(H, "find_3dmol_js", found)
     fake = tmp_path / "3Dmol-min.js"
     fake.write_text("var $3Dmol = {s: '</script>'};")
     monkeypatch.setenv(H.ENV_3DMOL_JS, str(fake))
