@@ -262,7 +262,7 @@ def _kekule(s: Structure) -> tuple[np.ndarray, np.ndarray]:
 
 def _value(v) -> str:
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return f"{v:.10g}"
     return str(v)
 
 
