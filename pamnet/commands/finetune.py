@@ -115,8 +115,14 @@ def config_from_args(args: argparse.Namespace):
 def _check(config) -> int:
     from pamnet.finetune import load_dataset
 
-    data = load_dataset(config.data, config.targets, config.smiles_col, config.protein_col,
-                        config.ligand_col, seed=config.seed)  # fmt: skip
+    data = load_dataset(
+        config.data,
+        config.targets,
+        config.smiles_col,
+        config.protein_col,
+        config.ligand_col,
+        seed=config.seed,
+    )
     print(f"{len(data.graphs)} of {data.n_rows} rows usable ({data.task} mode)")
     for e in data.errors:
         print(f"  row {e.row} [{e.column}]: {e.message}")
@@ -145,7 +151,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
     if result.checkpoint is not None:
-        summary = {"status": result.status, "epochs": result.epochs_done,
-                   "checkpoint": str(result.checkpoint), "val_mae": result.val_mae}  # fmt: skip
+        summary = {
+            "status": result.status,
+            "epochs": result.epochs_done,
+            "checkpoint": str(result.checkpoint),
+            "val_mae": result.val_mae,
+        }
         print(json.dumps(summary), flush=True)
     return 0 if result.status != "cancelled" else 1

@@ -6,8 +6,9 @@
     result.checkpoint                      # user_dir()/sol-logS.pt, listed by the Predict page
 
 Modules: `data` (CSV/SDF/complex tables with per-row errors), `heads` (new output
-heads, normalization, freezing), `run` (one run, resumable, exported with a
-model card), `export` (checkpoint, card, validation predictions), `shard` (split a library by torchrun rank, gather on rank 0).
+heads, normalization, freezing), `run` (one run, resumable), `export` (checkpoint,
+model card, validation predictions), `shard` (split a library by torchrun rank,
+gather on rank 0).
 """
 
 from pamnet.finetune.data import (

@@ -269,9 +269,10 @@ def load_dataset(
             progress(i + 1, n)
     if not graphs:
         shown = "; ".join(f"row {e.row} [{e.column}]: {e.message}" for e in errors[:5])
+        more = "; ..." if len(errors) > 5 else ""
         raise DataError(
-            f"{table.name}: none of its {n} rows is usable ({shown}{'; ...' if len(errors) > 5 else ''})."
-            f" Available columns: {', '.join(table.columns)}"
+            f"{table.name}: none of its {n} rows is usable ({shown}{more}). "
+            f"Available columns: {', '.join(table.columns)}"
         )
     return FinetuneData(
         graphs=graphs,

@@ -51,7 +51,7 @@ class FinetuneConfig:
     batch_size: int = 16  # per process; under torchrun the global batch is world x this
     val_fraction: float = 0.1
     split_seed: int = 0
-    patience: int | None = None  # stop after this many epochs without a better val score
+    patience: int | None = None  # stop after this many epochs without a 0.01% better val score
     freeze: tuple[str, ...] = ()
     new_heads: bool = False
     units: dict = field(default_factory=dict)
@@ -362,6 +362,8 @@ def run(
         return FinetuneResult("cancelled", trainer.epoch, [metrics_row(m) for m in trainer.history])
     if result.stopped_by_budget:
         outcome["status"] = "budget"
+    if outcome["status"] == "cancelled" and trainer.rank == 0:
+        log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
     rows = [metrics_row(m) for m in result.metrics]
     _leave_process_group(trainer.world)
     if outcome["status"] == "cancelled" or trainer.rank != 0:
@@ -378,12 +380,16 @@ def _leave_process_group(world: int) -> None:
         dist.destroy_process_group()
 
 
-def _no_progress(history, patience: int) -> bool:
+def _no_progress(history, patience: int, min_rel: float = 1e-4) -> bool:
+    """True after `patience` epochs without a val score `min_rel` below the best so far."""
     scores = [m.val_score for m in history if m.val_score is not None]
-    if not scores:
-        return False
-    best = min(range(len(scores)), key=scores.__getitem__)
-    return len(scores) - 1 - best >= patience
+    best, since = math.inf, 0
+    for score in scores:
+        if score < best * (1 - min_rel):
+            best, since = score, 0
+        else:
+            since += 1
+    return since >= patience
 
 
 def _build(
