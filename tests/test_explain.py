@@ -1,0 +1,223 @@
+"""pamnet.explain: exact contributions, attention, Integrated Gradients, summaries, CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from pamnet.checkpoint import LoadedModel, Normalization
+from pamnet.explain import FUNCTIONAL_GROUPS, attribute, explain, match_groups
+from pamnet.explain.groups import NO_GROUP
+from pamnet.testing import random_rotation, tiny_model
+
+PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
+NORM = Normalization(
+    mean=[-6.5, -2.0],
+    std=[0.6, 0.3],
+    per_atom=[False, True],
+    atom_ref=[[0, -13.6], [0, -1030.0], [0, -1485.0], [0, -2042.0], [0, -2713.0]],
+)
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """Tiny two-target molecule model in float64 with QM9-style normalization."""
+    model = tiny_model(num_targets=2).double()
+    return LoadedModel(model, ["homo", "u0"], {"homo": "eV", "u0": "eV"}, NORM, path="tiny64")
+
+
+@pytest.fixture(scope="module")
+def molecule():
+    from pamnet.io import from_smiles
+
+    return from_smiles(PARACETAMOL)
+
+
+@pytest.fixture(scope="module")
+def exp(loaded, molecule):
+    return explain(molecule, loaded, ig_steps=50, ig_target="u0", ig_on=("atoms",))
+
+
+@pytest.fixture(scope="module")
+def complex_exp():
+    from pamnet.examples import load_example
+
+    torch.manual_seed(0)
+    model = tiny_model("complex", num_targets=1).double()
+    return explain(load_example("complex")[0], LoadedModel(model, ["pK"], {"pK": ""}))
+
+
+# --- exactness ------------------------------------------------------------------------
+def test_contributions_sum_to_the_prediction(exp, loaded, molecule):
+    total = exp.contributions.sum((0, 1))
+    np.testing.assert_allclose(total, [exp.values["homo"], exp.values["u0"]], rtol=0, atol=1e-5)
+    assert exp.contributions.dtype == np.float64 and exp.contributions.shape == (2, 20, 2)
+    # the same numbers as the prediction service (float32 there)
+    from pamnet.predict import Predictor
+
+    f32 = LoadedModel(tiny_model(num_targets=2), loaded.targets, loaded.units, NORM)
+    (pred,) = Predictor(f32, "cpu").predict([molecule])
+    for t in loaded.targets:
+        assert exp.values[t] == pytest.approx(pred.values[t], rel=1e-5, abs=1e-5)
+
+
+def test_attention_rows_sum_to_one(exp):
+    assert exp.attention.shape == (2, 20, 2)
+    np.testing.assert_allclose(exp.attention.sum(-1), 1.0, atol=1e-12)
+    assert (exp.attention >= 0).all()
+
+
+def test_private_copy_leaves_the_shared_model_alone():
+    model = tiny_model()
+    explain("CCO", model)
+    assert all(p.dtype == torch.float32 and p.requires_grad for p in model.parameters())
+    assert not model.global_layer[0]._forward_pre_hooks
+
+
+# --- Integrated Gradients ---------------------------------------------------------------
+def test_ig_on_atom_inputs_is_complete(exp):
+    a = exp.attributions["atoms:u0"]
+    assert a.values.shape == (20, 8)  # [rows, dim]
+    assert a.f_input == pytest.approx(exp.values["u0"], abs=1e-8)
+    assert abs(a.per_row.sum() - (a.f_input - a.f_baseline)) <= 0.01 * abs(a.f_input - a.f_baseline)
+
+
+def test_ig_on_coordinates_is_complete(exp, loaded):
+    a = attribute(exp, loaded, target="homo", on="coords", n_steps=100)
+    assert a.values.shape == (20, 3)
+    assert a.relative_error < 0.01, a.relative_error
+    assert exp.attributions["coords:homo"] is a
+
+
+def test_per_atom_ig_is_rotation_and_translation_invariant(loaded, molecule):
+    """Per-atom IG (atoms: sum over features; coords: (x - x') . mean gradient) does not
+    depend on the frame. The x/y/z split of coordinate IG does: it is an elementwise
+    product of two vectors that both rotate, so it is not itself a rotated vector."""
+    rot = random_rotation(torch.Generator().manual_seed(3))
+    moved = replace(molecule, coords=molecule.coords @ rot.numpy().T + [3.0, -1.0, 2.0])
+    base = explain(molecule, loaded, ig_steps=20, ig_target=1)
+    turned = explain(moved, loaded, ig_steps=20, ig_target=1)
+    for on in ("atoms", "coords"):
+        a0, a1 = base.attributions[f"{on}:u0"], turned.attributions[f"{on}:u0"]
+        np.testing.assert_allclose(a1.per_row, a0.per_row, atol=1e-5, err_msg=on)
+        assert a1.f_baseline == pytest.approx(a0.f_baseline, abs=1e-5)
+    c0, c1 = base.attributions["coords:u0"], turned.attributions["coords:u0"]
+    assert not np.allclose(c1.values, c0.values, atol=1e-5)  # components follow the axes
+
+
+# --- summaries ----------------------------------------------------------------------------
+def test_tables_add_up_to_the_per_atom_numbers(exp):
+    atoms = exp.to_frame()
+    assert len(atoms) == 20
+    for k, t in enumerate(exp.targets):
+        col = exp.column(k)
+        np.testing.assert_allclose(atoms[col].sum(), exp.values[t], atol=1e-8)
+        for table in (exp.by_element(), exp.by_side(), exp.layer_frame()):
+            np.testing.assert_allclose(table[col].sum(), exp.values[t], atol=1e-8)
+    by_el = exp.by_element().set_index("element")
+    for el, rows in atoms.groupby("element"):
+        np.testing.assert_allclose(by_el.loc[el, "u0 [eV]"], rows["u0 [eV]"].sum(), atol=1e-10)
+        np.testing.assert_allclose(
+            by_el.loc[el, "IG atoms u0 [eV]"], rows["IG atoms u0 [eV]"].sum(), atol=1e-10
+        )
+    np.testing.assert_allclose(exp.per_atom("u0"), atoms["u0 [eV]"])
+    learned = exp.per_atom("u0", learned=True)
+    np.testing.assert_allclose(learned + atoms["u0 [eV] offset"], atoms["u0 [eV]"])
+
+
+def test_group_sums_are_sums_over_their_atoms(exp):
+    atoms = exp.to_frame().set_index("atom")
+    groups = exp.by_group().set_index("group")
+    assert {"hydroxyl", "carbonyl", "amide", "aromatic ring", NO_GROUP} == set(groups.index)
+    members = dict(exp.groups.atoms, **{NO_GROUP: exp.groups.ungrouped()})
+    for name, idx in members.items():
+        assert groups.loc[name, "n_atoms"] == len(idx)
+        np.testing.assert_allclose(
+            groups.loc[name, "homo [eV]"], atoms.loc[idx, "homo [eV]"].sum(), atol=1e-10
+        )
+    assert groups.loc["hydroxyl", "n_atoms"] == 2  # O and its H
+
+
+def test_atom_layers_match_the_contributions(exp):
+    per_layer = exp.atom_layers(2)  # the carbonyl O
+    np.testing.assert_allclose(per_layer["u0 [eV]"], exp.contributions[:, 2, 1])
+    np.testing.assert_allclose(per_layer["global share"], exp.attention[:, 2, 0])
+
+
+def test_functional_groups_dictionary():
+    from pamnet.io import from_smiles
+
+    aspirin = match_groups(from_smiles("CC(=O)Oc1ccccc1C(=O)O"))
+    assert aspirin.n_matches["carbonyl"] == 2
+    assert aspirin.n_matches["ester"] == 1 and aspirin.n_matches["carboxylic acid"] == 1
+    assert "hydroxyl" not in aspirin.atoms  # the acid's OH is not an alcohol
+    naphthalene = match_groups(from_smiles("c1ccc2ccccc2c1"))
+    assert naphthalene.n_matches["aromatic ring"] == 2
+    assert len(naphthalene.atoms["aromatic ring"]) == 18  # fused C once, plus 8 H
+    others = match_groups(from_smiles("N#CCC(F)(Cl)COCCN"))
+    assert {"nitrile", "halogen", "ether", "amine"} <= set(others.atoms)
+    assert len(FUNCTIONAL_GROUPS) >= 10
+
+
+def test_complex_ligand_and_pocket_add_up(complex_exp):
+    e = complex_exp
+    meta = e.input.meta
+    value = e.values["pK"]
+    np.testing.assert_allclose(e.contributions.sum(), value, atol=1e-10)
+    atoms = e.to_frame()
+    assert len(atoms) == meta["n_pocket"] + meta["n_ligand"]
+    np.testing.assert_allclose(atoms["pK"], atoms["pK complex term"] + atoms["pK own term"])
+    sides = e.by_side().set_index("side")
+    assert set(sides.index) == {"ligand", "pocket"}
+    assert sides.loc["ligand", "n_atoms"] == meta["n_ligand"]
+    np.testing.assert_allclose(sides["pK"].sum(), value, atol=1e-10)
+    # the atom's two copies, found through meta['rows']
+    rows = np.array([f"{role}:{i}" for role, i in meta["rows"]])
+    per_row = e.contributions.sum(0)[:, 0]
+    lig0 = f"ligand:{meta['ligand_atoms'][0]}"
+    got = atoms.set_index(atoms["side"] + ":" + atoms["atom"].astype(str)).loc[lig0, "pK"]
+    np.testing.assert_allclose(got, per_row[rows == lig0].sum())
+    assert (rows == lig0).sum() == 2
+    np.testing.assert_allclose(e.by_part()["pK"].sum(), value, atol=1e-10)
+    residues = e.by_residue()
+    assert "BEN A101 (ligand)" in set(residues["residue"]) or (residues["side"] == "ligand").any()
+    np.testing.assert_allclose(residues["pK"].sum(), value, atol=1e-10)
+    assert set(e.by_group()["group"]) >= {"aromatic ring"}  # groups of the ligand
+
+
+def test_rna_per_nucleotide():
+    from pamnet.examples import load_example
+
+    e = explain(load_example("rna")[0], tiny_model("rna").double())
+    res = e.by_residue()
+    assert len(res) == 8 and res["n_atoms"].sum() == e.rows.shape[0]
+    np.testing.assert_allclose(res["target_0"].sum(), e.values["target_0"], atol=1e-10)
+
+
+# --- display -------------------------------------------------------------------------------
+def test_display_and_json(exp):
+    html = exp._repr_html_()
+    assert "<table" in html and "u0 [eV]" in html and "CC(=O)Nc1ccc(O)cc1" in html
+    assert "<b>&lt;img" in replace(exp, name="<img src=x>")._repr_html_()
+    d = exp.to_dict()
+    text = json.dumps(d)
+    assert d["predictions"] == exp.values and len(d["atoms"]) == 20
+    assert d["attributions"][0]["on"] == "atoms" and "NaN" not in text
+    assert "Explanation(" in repr(exp)
+
+
+def test_cli_explain(tiny_registry, tmp_path, capsys):
+    from pamnet.cli import main
+
+    out = tmp_path / "e.json"
+    assert main(["explain", "CCO", "--json", "-o", str(out)]) == 0
+    (d,) = json.loads(out.read_text())
+    assert set(d["predictions"]) == {"homo", "u0"} and len(d["atoms"]) == 9
+    assert main(["explain", "CCO", "--ig-steps", "8", "--ig-on", "atoms", "--target", "u0"]) == 0
+    text = capsys.readouterr().out
+    assert "by element" in text and "IG atoms" in text and "completeness error" in text
+    assert main(["explain", "missing.sdf"]) == 1
