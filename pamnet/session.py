@@ -1,0 +1,110 @@
+"""`Session`: what a user has chosen so far, kept between reruns of the app.
+
+Plain Python (no Streamlit), so it can be tested and reused outside the app: the
+app's `ui` layer keeps one instance in `st.session_state`. It holds the current
+structure(s), the chosen record, task, cutoffs, complex options and checkpoint.
+Loading new input replaces the structures only once it has been read without
+error, so a bad file never loses what was loaded before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from pamnet.featurize import TASKS, guess_task
+from pamnet.structure import Structure
+from pamnet.viz.edges import DEFAULT_CUTOFFS
+
+DEFAULT_POCKET_CUTOFF = 6.0  # Å, as in `featurize.complex_input`
+
+
+def input_key(kind: str, data: bytes | str, name: str = "") -> str:
+    """A short stable id of some input ('smiles', 'upload', 'example', ...) and its content."""
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    h = hashlib.sha256(kind.encode() + b"\0" + name.encode("utf-8", "replace") + b"\0" + raw)
+    return f"{kind}:{h.hexdigest()[:16]}"
+
+
+@dataclass
+class Session:
+    """The user's current structure(s) and choices.
+
+    structures: every record of the last input read (a multi-record SDF gives
+    several); index: the chosen one. key: `input_key` of that input, so the same
+    upload is not read twice. label: where it came from, for people. task: one of
+    `featurize.TASKS`; cutoff_l / cutoff_g: Å (reset to the task's defaults when
+    the task changes). ligand_resname: complex ligand residue (None = automatic);
+    pocket_cutoff: Å. checkpoint: registry name of the chosen model (None = default).
+    rejected: input key -> error message, for inputs that could not be read.
+    """
+
+    structures: list[Structure] = field(default_factory=list)
+    index: int = 0
+    key: str = ""
+    label: str = ""
+    task: str = "molecule"
+    cutoff_l: float = DEFAULT_CUTOFFS["molecule"][0]
+    cutoff_g: float = DEFAULT_CUTOFFS["molecule"][1]
+    ligand_resname: str | None = None
+    pocket_cutoff: float = DEFAULT_POCKET_CUTOFF
+    checkpoint: str | None = None
+    rejected: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def structure(self) -> Structure | None:
+        """The chosen record, or None before anything was loaded."""
+        return self.structures[self.index] if self.structures else None
+
+    @property
+    def structure_key(self) -> str:
+        """Id of the chosen record (input key + index), for caches."""
+        return f"{self.key}#{self.index}"
+
+    def load(self, structures: list[Structure], key: str, label: str) -> None:
+        """Make `structures` (read without error) current; task guessed from the first."""
+        if not structures:
+            raise ValueError("load() needs at least one structure")
+        self.structures = list(structures)
+        self.key, self.label = key, label
+        self.rejected.pop(key, None)
+        self.ligand_resname = None
+        self.select(0)
+
+    def reject(self, key: str, message: str) -> None:
+        """Remember that input `key` failed with `message` (the current structure stays)."""
+        self.rejected[key] = message
+
+    def select(self, index: int) -> None:
+        """Choose record `index`; the task is re-guessed from it."""
+        if not 0 <= index < len(self.structures):
+            raise IndexError(f"record {index + 1} of {len(self.structures)}")
+        self.index = index
+        self.set_task(guess_task(self.structures[index]), reset_cutoffs=True)
+
+    def set_task(self, task: str, reset_cutoffs: bool = False) -> None:
+        """Choose the task; cutoffs go back to its defaults when it changes."""
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+        if task != self.task or reset_cutoffs:
+            self.cutoff_l, self.cutoff_g = DEFAULT_CUTOFFS[task]
+        self.task = task
+
+    def featurize_kw(self) -> dict:
+        """Keyword arguments for `featurize.to_input` under the current task."""
+        if self.task != "complex":
+            return {}
+        return {"ligand_resname": self.ligand_resname, "pocket_cutoff": self.pocket_cutoff}
+
+    def summary(self) -> dict:
+        """name, formula, n_atoms, task and record ('2 of 4') of the current structure."""
+        s = self.structure
+        if s is None:
+            return {}
+        return {
+            "name": s.name or s.source or "unnamed",
+            "formula": s.formula,
+            "n_atoms": s.n_atoms,
+            "task": self.task,
+            "record": f"{self.index + 1} of {len(self.structures)}",
+        }
