@@ -1,0 +1,36 @@
+"""The sidebar every page shows: current structure, chosen checkpoint, device."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pamnet.session import Session
+from ui.cache import checkpoints, default_checkpoint, device_label
+from ui.text import md
+
+
+def checkpoint_name(sess: Session) -> str | None:
+    """The session's checkpoint if it still exists, else the default one, else None."""
+    infos = checkpoints()
+    if sess.checkpoint in {i.name for i in infos}:
+        return sess.checkpoint
+    return default_checkpoint(infos)
+
+
+def sidebar(sess: Session) -> None:
+    with st.sidebar:
+        st.subheader("Current structure")
+        info = sess.summary()
+        if info:
+            st.markdown(f"**{md(info['name'])}**")
+            st.caption(
+                f"{md(info['formula'])} · {info['n_atoms']:,} atoms · {info['task']}"
+                + (f" · record {info['record']}" if len(sess.structures) > 1 else "")
+            )
+        else:
+            st.caption("None yet: load one on the Structure page.")
+        st.subheader("Checkpoint")
+        name = checkpoint_name(sess)
+        st.caption(md(name) if name else "None found: predictions are off.")
+        st.subheader("Device")
+        st.caption(md(device_label()))
