@@ -1,0 +1,211 @@
+"""Predict: properties of the current structure, a SMILES, or a batch (CSV of SMILES, SDF)."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from pamnet.errors import PamnetError
+from pamnet.session import input_key
+from ui import cache, inputs
+from ui.sidebar import checkpoint_name
+
+CHUNK = 32  # rows per model call: the page updates its progress bar between chunks
+
+sess = ui.page("Predict")
+st.title("Predict")
+
+infos = {i.name: i for i in cache.checkpoints()}
+if not infos:
+    st.warning(
+        "No checkpoint found, so predictions are off. Put a `.pt` checkpoint in `checkpoints/` "
+        "(or fine-tune one), then reload. The Structure page works without one."
+    )
+    st.page_link("pages/1_Structure.py", label="Explore structures", icon=":material/biotech:")
+    st.stop()
+
+
+def _checkpoint_changed() -> None:
+    sess.checkpoint = st.session_state["predict.checkpoint"]
+
+
+names = list(infos)
+chosen = checkpoint_name(sess)
+st.selectbox(
+    "Checkpoint",
+    names,
+    index=names.index(chosen),
+    key="predict.checkpoint",
+    on_change=_checkpoint_changed,
+    format_func=lambda n: f"{n} ({infos[n].task}; {', '.join(infos[n].targets)})",
+)
+info = infos[st.session_state["predict.checkpoint"]]
+sess.checkpoint = info.name
+with st.expander("Model card"):
+    st.markdown(info.card or "This checkpoint has no model card.")
+    st.caption(
+        f"{info.origin} · task {info.task} · targets "
+        + ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
+        + f" · {ui.md(info.path)}"
+    )
+device = "auto"
+st.caption(f"Runs on {cache.device_label(device)}.")
+
+# --- what to predict ------------------------------------------------------------------
+modes = ["Current structure", "One SMILES", "Batch: CSV of SMILES", "Batch: SDF file"]
+mode = st.radio(
+    "Input",
+    modes,
+    index=0 if sess.structure is not None else 1,
+    horizontal=True,
+    key="predict.mode",
+)
+items: list = []
+names_col: tuple[str, ...] | None = None
+if mode == "Current structure":
+    s = sess.structure
+    if s is None:
+        st.info("No structure loaded yet: load one on the Structure page, or type a SMILES here.")
+        st.page_link("pages/1_Structure.py", label="Load a structure", icon=":material/biotech:")
+        st.stop()
+    st.caption(f"{ui.md(s.name)} · {ui.md(s.formula)} · {s.n_atoms:,} atoms · task {sess.task}")
+    if sess.task != info.task:
+        st.warning(
+            f"This checkpoint predicts for **{info.task}** inputs; the current structure is "
+            f"set up as **{sess.task}**. Pick a {sess.task} checkpoint or expect an error row."
+        )
+    items, base = [s], sess.structure_key
+elif mode == "One SMILES":
+    text = st.text_input("SMILES", placeholder="CCO", key="predict.smiles").strip()
+    if not text:
+        st.info("Type a SMILES, e.g. CCO (ethanol), then press Predict.")
+        st.stop()
+    items, base = [text], input_key("smiles", text)
+elif mode == "Batch: CSV of SMILES":
+    upload = st.file_uploader("CSV with a header row and a SMILES column", type=["csv", "tsv"])
+    if upload is None:
+        st.info("Upload a CSV: one molecule per row, a column of SMILES, any other columns.")
+        st.stop()
+    data = upload.getvalue()
+    try:
+        table = inputs.read_table(data, upload.name)
+    except PamnetError as exc:
+        st.error(ui.md(exc))
+        st.stop()
+    columns = [str(c) for c in table.columns]
+    left, right = st.columns(2)
+    column = left.selectbox(
+        "SMILES column",
+        columns,
+        index=inputs.guess_smiles_column(columns),
+        key=f"predict.smiles_col:{upload.file_id}",
+    )
+    name_column = right.selectbox(
+        "Name column (optional)", ["(none)", *columns], key=f"predict.name_col:{upload.file_id}"
+    )
+    try:
+        items = inputs.smiles_column(table, column)
+    except PamnetError as exc:
+        st.error(ui.md(exc))
+        st.stop()
+    if name_column != "(none)":
+        names_col = tuple(table[name_column].astype(str))
+    base = input_key("csv", data, f"{column}|{name_column}")
+    st.caption(f"{len(items):,} rows from {ui.md(upload.name)}")
+else:
+    upload = st.file_uploader("SDF with one or more records", type=["sdf", "sd", "mol"])
+    if upload is None:
+        st.info("Upload an SDF file; each record is predicted, failures are reported per row.")
+        st.stop()
+    data = upload.getvalue()
+    try:
+        items = inputs.read_structures(data, upload.name)
+    except PamnetError as exc:
+        st.error(ui.md(exc))
+        st.stop()
+    if len(items) > inputs.MAX_BATCH_ROWS:
+        st.error(
+            f"{len(items):,} records is more than the {inputs.MAX_BATCH_ROWS:,} the app predicts "
+            "at once; run `pamnet predict file.sdf -o predictions.csv` on the command line."
+        )
+        st.stop()
+    base = input_key("sdf", data, upload.name)
+    st.caption(f"{len(items):,} records in {ui.md(upload.name)}")
+
+# --- predict ----------------------------------------------------------------------------
+kw = tuple(sorted(sess.featurize_kw().items())) if mode == "Current structure" else ()
+mtime = cache.mtime_ns(info.path)
+request = f"{base}|{info.path}|{mtime}|{kw}"
+if st.button("Predict", type="primary"):
+    st.session_state["predict.request"] = request
+if st.session_state.get("predict.request") != request:
+    st.stop()  # results stay on screen until the input or the checkpoint changes
+
+start = time.perf_counter()
+bar = st.progress(0.0, text="Predicting…") if len(items) > CHUNK else None
+frames, sdfs, warnings = [], [], []
+try:
+    for lo in range(0, len(items), CHUNK):
+        chunk = items[lo : lo + CHUNK]
+        frame, sdf, notes = cache.predict_chunk(
+            f"{base}|{lo}",
+            str(info.path),
+            mtime,
+            device,
+            kw,
+            names_col[lo : lo + CHUNK] if names_col else None,
+            chunk,
+        )
+        frames.append(frame)
+        sdfs.append(sdf)
+        warnings += notes
+        if bar is not None:
+            done = lo + len(chunk)
+            bar.progress(done / len(items), text=f"Predicted {done:,} of {len(items):,}")
+except PamnetError as exc:  # e.g. a checkpoint that cannot be loaded
+    st.error(ui.md(exc))
+    st.stop()
+seconds = time.perf_counter() - start
+if bar is not None:
+    bar.empty()
+results = pd.concat(frames, ignore_index=True)
+failed = int((results["error"] != "").sum())
+value_cols = [c for c in results.columns if c not in ("name", "n_atoms", "warnings", "error")]
+
+st.subheader("Results")
+if len(results) == 1:
+    row = results.iloc[0]
+    if row["error"]:
+        st.error(ui.md(row["error"]))
+    else:
+        st.caption(f"{ui.md(row['name'])} · {row['n_atoms']:,} atoms")
+        for col, target in zip(st.columns(len(value_cols)), value_cols, strict=True):
+            col.metric(ui.md(target), f"{row[target]:.4f}")
+        if warnings[0]:
+            st.warning("\n".join(f"- {ui.md(w)}" for w in warnings[0]))
+else:
+    st.dataframe(results, hide_index=True)
+st.caption(
+    f"{len(results) - failed:,} predicted, {failed:,} failed, in {seconds:.2f} s on "
+    f"{cache.device_label(device)} with {ui.md(info.name)}."
+)
+left, right = st.columns(2)
+left.download_button(
+    "Download CSV",
+    results.to_csv(index=False),
+    file_name="predictions.csv",
+    mime="text/csv",
+    on_click="ignore",
+)
+right.download_button(
+    "Download SDF",
+    "".join(sdfs),
+    file_name="predictions.sdf",
+    mime="chemical/x-mdl-sdfile",
+    on_click="ignore",
+    disabled=not any(sdfs),
+    help="Predicted structures with each value as an SDF property (failed rows left out).",
+)
