@@ -1,0 +1,115 @@
+"""AppTest: the Predict page (current structure, one SMILES, CSV and SDF batches)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DRUGS = ROOT / "pamnet" / "examples" / "drugs.sdf"
+CSV = b"name,smiles,mw\nethanol,CCO,46.07\nbroken,C1CC(,0\nmethylamine,CN,31.06\n"
+
+
+@pytest.fixture()
+def app(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+
+
+@pytest.fixture()
+def at(app, tiny_registry):
+    """The app on the Predict page, with the tiny checkpoint."""
+    return app.switch_page("pages/2_Predict.py").run()
+
+
+def click(at, label):
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def batch(at, mode, name, data):
+    at.radio(key="predict.mode").set_value(mode).run()
+    at.file_uploader[0].upload(name, data)
+    return at.run()
+
+
+def test_without_structure_offers_a_smiles(at):
+    assert not at.exception
+    assert at.radio(key="predict.mode").value == "One SMILES"
+    assert "Type a SMILES" in at.info[0].value
+    assert any("tiny" in c.value for c in at.sidebar.caption)
+
+
+def test_one_smiles_gives_numbers_and_downloads(at):
+    at.text_input(key="predict.smiles").input("CCO").run()
+    at = click(at, "Predict")
+    assert not at.exception and not at.error
+    values = {m.label: float(m.value) for m in at.metric}
+    assert set(values) == {"homo \\[eV\\]", "u0 \\[eV\\]"}
+    assert all(math.isfinite(v) for v in values.values())
+    assert "geometry" in at.warning[0].value  # MMFF geometry, model trained on DFT
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download SDF"]
+    assert "1 predicted, 0 failed" in " ".join(c.value for c in at.caption)
+    at.run()  # results stay on a rerun (cached, not recomputed)
+    assert {m.label for m in at.metric} == set(values)
+
+
+def test_current_structure_from_the_structure_page(app, tiny_registry):
+    at = app.switch_page("pages/1_Structure.py").run()
+    at.text_input(key="structure.smiles").input("CC(=O)O")
+    at = next(b for b in at.button if b.label == "Build 3D structure").click().run()
+    at = at.switch_page("pages/2_Predict.py").run()
+    assert at.radio(key="predict.mode").value == "Current structure"
+    at = click(at, "Predict")
+    assert not at.exception and not at.error
+    assert len(at.metric) == 2
+
+
+def test_csv_batch_with_a_bad_row(at):
+    at = batch(at, "Batch: CSV of SMILES", "mols.csv", CSV)
+    assert not at.exception and not at.error
+    assert at.selectbox[1].value == "smiles"  # guessed; [0] is the checkpoint
+    at.selectbox[2].set_value("name").run()
+    at = click(at, "Predict")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["ethanol", "broken", "methylamine"]
+    assert table["error"][1] and not table["error"][0] and not table["error"][2]
+    assert math.isnan(table["u0 [eV]"][1]) and math.isfinite(table["u0 [eV]"][2])
+    assert "2 predicted, 1 failed" in " ".join(c.value for c in at.caption)
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download SDF"]
+
+
+def test_csv_wrong_column_is_explained(at):
+    at = batch(at, "Batch: CSV of SMILES", "mols.csv", CSV)
+    at.selectbox[1].set_value("mw").run()
+    assert not at.exception
+    assert "does not look like SMILES" in at.error[0].value
+    assert not [b for b in at.button if b.label == "Predict"]
+
+
+def test_csv_too_many_rows_points_to_the_cli(at):
+    rows = b"smiles\n" + b"C\n" * 5001
+    at = batch(at, "Batch: CSV of SMILES", "big.csv", rows)
+    assert "pamnet predict" in at.error[0].value
+
+
+def test_sdf_batch(at):
+    at = batch(at, "Batch: SDF file", "drugs.sdf", DRUGS.read_bytes())
+    at = click(at, "Predict")
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 4 and (table["error"] == "").all()
+    assert table["warnings"].str.contains("size").any()  # drugs are bigger than QM9
+
+
+def test_no_checkpoint_keeps_the_page_usable(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAMNET_CHECKPOINTS", str(tmp_path / "none"))
+    monkeypatch.setenv("PAMNET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT", raising=False)
+    at = app.switch_page("pages/2_Predict.py").run()
+    assert not at.exception
+    assert "No checkpoint found" in at.warning[0].value

@@ -1,0 +1,111 @@
+"""The app's plain-Python parts: `pamnet.session.Session` and the ui helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pamnet.errors import DataError
+from pamnet.io import from_smiles, read
+from pamnet.session import Session, input_key
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _root_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def test_session_load_select_and_task_defaults():
+    sess = Session()
+    assert sess.structure is None and sess.summary() == {}
+    drugs = read(ROOT / "pamnet" / "examples" / "drugs.sdf")
+    sess.load(drugs, input_key("upload", b"x", "drugs.sdf"), "drugs.sdf")
+    assert sess.structure is drugs[0] and sess.task == "molecule"
+    assert sess.summary()["record"] == "1 of 4"
+    sess.set_task("complex")
+    assert (sess.cutoff_l, sess.cutoff_g) == (2.0, 6.0)
+    assert set(sess.featurize_kw()) == {"ligand_resname", "pocket_cutoff"}
+    sess.cutoff_g = 9.0
+    sess.set_task("complex")  # same task: the user's cutoffs stay
+    assert sess.cutoff_g == 9.0
+    sess.select(2)  # a new record: task re-guessed, its defaults back
+    assert sess.task == "molecule" and sess.cutoff_g == 5.0 and sess.featurize_kw() == {}
+    assert sess.structure_key.endswith("#2")
+    with pytest.raises(IndexError):
+        sess.select(4)
+    with pytest.raises(ValueError, match="unknown task"):
+        sess.set_task("protein")
+
+
+def test_session_keeps_structure_when_input_is_rejected():
+    sess = Session()
+    ethanol = from_smiles("CCO")
+    sess.load([ethanol], input_key("smiles", "CCO"), "SMILES CCO")
+    bad = input_key("upload", b"junk", "x.sdf")
+    sess.reject(bad, "x.sdf: line 4: bad counts line")
+    assert sess.structure is ethanol and sess.rejected[bad].startswith("x.sdf")
+    with pytest.raises(ValueError):
+        sess.load([], bad, "nothing")
+    assert input_key("smiles", "CCO") != input_key("smiles", "CCN")
+    assert input_key("upload", b"a", "x.sdf") != input_key("upload", b"a", "y.sdf")
+
+
+def test_md_makes_user_text_inert():
+    from ui.text import md
+
+    evil = "![x](http://evil.example/a.png) [link](javascript:alert(1)) <b>hi</b> **bold**"
+    out = md(evil)
+    for raw in ("![", "](", "<b>", "**"):
+        assert raw not in out
+    assert md("C1=CC=CC=C1") == "C1\\=CC\\=CC\\=C1"
+
+
+def test_smiles_column_validation():
+    from ui.inputs import MAX_BATCH_ROWS, guess_smiles_column, smiles_column
+
+    table = pd.DataFrame({"id": ["a", "b"], "SMILES": ["CCO", "C1CC("], "y": ["1.5", "2"]})
+    assert guess_smiles_column(list(table.columns)) == 1
+    assert guess_smiles_column(["id", "canonical_smiles_rdkit"]) == 1
+    assert smiles_column(table, "SMILES") == ["CCO", "C1CC("]  # bad rows fail on their own
+    with pytest.raises(DataError, match="does not look like SMILES"):
+        smiles_column(table, "y")
+    with pytest.raises(DataError, match="empty"):
+        smiles_column(pd.DataFrame({"s": ["", " "]}), "s")
+    with pytest.raises(DataError, match="pamnet predict"):
+        smiles_column(pd.DataFrame({"s": ["C"] * (MAX_BATCH_ROWS + 1)}), "s")
+
+
+def test_read_table_errors_are_typed():
+    from ui.inputs import read_table
+
+    assert list(read_table(b"smiles,name\nCCO,ethanol\n", "a.csv").columns) == ["smiles", "name"]
+    with pytest.raises(DataError, match="no rows"):
+        read_table(b"smiles\n", "empty.csv")
+    with pytest.raises(DataError, match="not a readable CSV"):
+        read_table(b"", "nothing.csv")
+
+
+def test_atom_table_degrees_and_residues():
+    from ui.tables import atom_table
+
+    t = atom_table(from_smiles("CCO"))
+    assert list(t.columns) == ["atom", "element", "role", "degree"]
+    assert t["degree"].sum() == 2 * 8
+    pdb = (
+        "ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\n"
+        "ATOM      2  CA  GLY A   1       1.450   0.000   0.000  1.00  0.00           C\n"
+        "END\n"
+    )
+    t = atom_table(read(pdb.encode(), name="gly.pdb")[0])
+    assert list(t["residue"]) == ["GLY A1", "GLY A1"] and list(t["degree"]) == [1, 1]
+
+
+def test_upload_types_cover_every_readable_format():
+    from pamnet.io import FORMATS, format_of
+    from ui.inputs import UPLOAD_TYPES
+
+    assert {format_of(f"x.{e}") for e in UPLOAD_TYPES} == set(FORMATS)
