@@ -407,8 +407,11 @@ def explain(
     from pamnet.predict import Predictor, per_atom_reference, physical_contributions
     from pamnet.training import to_physical
 
-    loaded = _loaded(checkpoint, device)
-    predictor = Predictor(loaded, device)
+    if isinstance(checkpoint, Predictor):  # keep its device: the model is shared
+        predictor = checkpoint
+    else:
+        predictor = Predictor(_loaded(checkpoint, device), device)
+    loaded = predictor.loaded
     inp, warnings, structure = predictor.prepare(item, **featurize_kw)
     task = predictor.task
     model = _private_copy(predictor.model, dtype)

@@ -1,0 +1,308 @@
+"""Attention: which graph each atom listens to, and what each atom adds to the prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from pamnet import viz
+from pamnet.errors import PamnetError
+from pamnet.session import input_key
+from ui import cache, inputs
+from ui.sidebar import checkpoint_name
+from ui.viewer import embed
+
+DEVICE = "auto"
+MAX_METRICS = 4  # more targets than this (QM9 has 12): one table row instead of metrics
+
+sess = ui.page("Attention")
+st.title("Attention")
+st.caption(
+    "In every block PAMNet computes two updates per atom: a **global** one (distances to "
+    "all atoms within the global cutoff) and a **local** one (bonds and bond angles). A "
+    "learned attention weighs them, and the two weights add up to 1. Below: those weights, "
+    "and each atom's **contribution** to the prediction; the contributions add up exactly "
+    "to the predicted value."
+)
+
+
+@st.cache_data(show_spinner="Explaining the prediction…", max_entries=16)
+def explanation(key: str, path: str, mtime: int, kw: tuple, _item):
+    """`pamnet.explain.explain` of the item with id `key` under one checkpoint file."""
+    from pamnet.explain import explain
+
+    return explain(_item, cache.predictor(path, mtime, DEVICE), **dict(kw))
+
+
+@st.cache_data(show_spinner="Integrated Gradients…", max_entries=16)
+def with_gradients(key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, _item):
+    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates."""
+    from pamnet.explain import attribute
+
+    exp = explanation(key, path, mtime, kw, _item)  # a copy: cache_data hands out copies
+    predictor = cache.predictor(path, mtime, DEVICE)
+    for on in ("atoms", "coords"):
+        attribute(exp, predictor, target=target, on=on, n_steps=steps)
+    return exp
+
+
+# --- what to explain ----------------------------------------------------------------------
+modes = ["Current structure", "One SMILES"]
+mode = st.radio(
+    "Input",
+    modes,
+    index=0 if sess.structure is not None else 1,
+    horizontal=True,
+    key="attention.mode",
+)
+if mode == "Current structure":
+    structure = sess.structure
+    if structure is None:
+        st.info("No structure loaded yet: load one on the Structure page, or type a SMILES here.")
+        st.page_link("pages/1_Structure.py", label="Load a structure", icon=":material/biotech:")
+        st.stop()
+    task, key = sess.task, sess.structure_key
+    kw = tuple(sorted(sess.featurize_kw().items()))
+else:
+    text = st.text_input(
+        "SMILES", placeholder="CC(=O)Nc1ccc(O)cc1 (paracetamol)", key="attention.smiles"
+    ).strip()
+    if not text:
+        st.info("Type a SMILES, e.g. CC(=O)Nc1ccc(O)cc1 (paracetamol), and press Enter.")
+        st.stop()
+    try:
+        structure = inputs.structure_from_smiles(text)
+    except PamnetError as exc:
+        st.error(ui.md(exc))
+        st.stop()
+    task, key, kw = "molecule", input_key("smiles", text), ()
+
+# --- which checkpoint -------------------------------------------------------------------------
+all_infos = cache.checkpoints()
+infos = {i.name: i for i in all_infos if i.task == task}
+if not infos:
+    if all_infos:
+        st.info(
+            f"This structure is set up as **{task}**, and explaining it needs a {task} "
+            f"checkpoint: a model trained on {'protein-ligand complexes' if task == 'complex' else 'RNA' if task == 'rna' else 'small molecules'}. "
+            f"The checkpoints here are for {', '.join(sorted({i.task for i in all_infos}))}. "
+            "Fine-tune one on your data (Fine-tune page or `pamnet finetune`), then come back."
+        )
+    else:
+        st.warning("No checkpoint found: put a `.pt` checkpoint in `checkpoints/`, then reload.")
+    st.stop()
+names = list(infos)
+preferred = checkpoint_name(sess)
+chosen = st.selectbox(
+    "Checkpoint",
+    names,
+    index=names.index(preferred) if preferred in names else 0,
+    key=f"attention.checkpoint:{task}",
+    format_func=lambda n: f"{n} ({', '.join(infos[n].targets)})",
+)
+info = infos[chosen]
+mtime = cache.mtime_ns(info.path)
+try:
+    exp = explanation(key, str(info.path), mtime, kw, structure)
+except PamnetError as exc:
+    st.error(ui.md(exc))
+    st.stop()
+if "training" not in info.metadata and "test_mae" not in info.metadata:
+    st.caption(
+        f"{ui.md(info.name)} carries no training record: if it is untrained (like a test "
+        "model), its attention shows how the network is wired, not chemistry."
+    )
+
+# --- prediction -------------------------------------------------------------------------------
+cols = [exp.column(k) for k in range(len(exp.targets))]
+if len(exp.targets) <= MAX_METRICS:
+    for box, t, col in zip(st.columns(len(cols)), exp.targets, cols, strict=True):
+        box.metric(ui.md(col), f"{exp.values[t]:.5g}")
+else:
+    st.dataframe(pd.DataFrame([dict(zip(cols, exp.values.values(), strict=True))]))
+for w in exp.warnings:
+    st.warning(ui.md(w))
+
+# --- choices ------------------------------------------------------------------------------------
+scope = f"{key}:{chosen}"
+c1, c2, c3, c4 = st.columns(4)
+target = c1.selectbox("Target", exp.targets, key=f"attention.target:{scope}")
+k = exp.target_index(target)
+learned = False
+if exp.has_offset:
+    learned = c2.toggle(
+        "Learned part only",
+        value=True,
+        key="attention.learned",
+        help="Contributions include each atom's share of the normalization offset (the "
+        "mean and per-element reference values, e.g. isolated-atom energies). Switch this on "
+        "to see only what the network added on top.",
+    )
+color_by = c3.radio(
+    "Colour atoms by",
+    ["local vs global", "contribution"],
+    key="attention.color",
+    horizontal=True,
+)
+blocks = ["mean over blocks"] + [f"block {i + 1}" for i in range(exp.n_layers)]
+block = c4.selectbox("Block (3D view)", blocks, key=f"attention.block:{scope}")
+layer = None if block == blocks[0] else blocks.index(block) - 1
+
+IG_DEFAULT_STEPS = 50
+ig_request = f"{scope}|{target}|{st.session_state.get('attention.ig_steps', IG_DEFAULT_STEPS)}"
+if st.session_state.get("attention.ig_request") == ig_request:
+    try:
+        steps = int(ig_request.rsplit("|", 1)[1])
+        exp = with_gradients(key, str(info.path), mtime, kw, target, steps, structure)
+    except PamnetError as exc:
+        st.error(ui.md(exc))
+
+
+def _request_ig() -> None:
+    steps = st.session_state["attention.ig_steps"]
+    st.session_state["attention.ig_request"] = f"{scope}|{target}|{steps}"
+
+
+unit = exp.units.get(target, "")
+atoms = exp.to_frame()
+col = exp.column(k)
+per_atom = exp.per_atom(k, learned=learned)
+per_row = exp.contributions.sum(0)[:, k] - (exp.offset[:, k] if learned else 0.0)
+what = "learned contribution" if learned else "contribution"
+
+# --- 3D view and one atom -------------------------------------------------------------------------
+rows = viz.row_index(exp.input, structure.n_atoms)
+focus = "pocket" if task == "complex" else None
+view_col, atom_col = st.columns([3, 2])
+with atom_col:
+    st.subheader("One atom")
+    options = list(range(len(atoms)))
+    picked = st.selectbox(
+        "Atom",
+        options,
+        format_func=lambda i: (
+            f"{atoms['label'].iloc[i]} ({atoms['side'].iloc[i]})"
+            if task == "complex"
+            else atoms["label"].iloc[i]
+        ),
+        key=f"attention.atom:{scope}",
+    )
+    atom = atoms.iloc[picked]
+    m1, m2 = st.columns(2)
+    m1.metric("Global share (mean)", f"{atom['global share']:.3f}")
+    m2.metric(ui.md(f"{what} [{unit}]" if unit else what), f"{per_atom[picked]:.4g}")
+    table = exp.atom_layers(int(atom["atom"]), atom["side"])
+    st.dataframe(table, hide_index=True)
+    st.caption(
+        "Per block: the attention weights (global + local = 1) and the atom's contribution "
+        "through that block."
+        + (" Complexes hold each atom twice (complex and own copy)." if task == "complex" else "")
+    )
+with view_col:
+    try:
+        if color_by == "local vs global":
+            view = viz.attention_view(
+                structure, exp.attention, atom_index=rows, layer=layer, focus=focus, height=420
+            )
+        else:
+            view = viz.contribution_view(
+                structure, per_row, atom_index=rows, unit=unit, focus=focus, height=420
+            )
+        same = (exp.rows["atom"] == atom["atom"]) & (exp.rows["side"] == atom["side"])
+        xyz = structure.coords[int(rows[np.nonzero(same.to_numpy())[0][0]])]
+        view.view.addLabel(
+            f"{atom['element']}{int(atom['atom']) + 1}",
+            {"position": dict(zip("xyz", map(float, xyz), strict=True)), "fontSize": 12},
+        )
+        embed(view.to_html(), view.height, alt=f"3D view coloured by {color_by}")
+    except (PamnetError, ValueError) as exc:
+        st.error(ui.md(exc))
+
+# --- heat map and bars ---------------------------------------------------------------------------
+labels = list(exp.rows["label"])
+if task == "complex":
+    labels = [f"{lab} [{part}]" for lab, part in zip(labels, exp.rows["part"], strict=True)]
+st.plotly_chart(
+    viz.attention_heatmap(exp.attention, labels, title="Global share of the fusion attention"),
+    key="attention.heatmap",
+)
+st.plotly_chart(
+    viz.contribution_bars(
+        per_atom, list(atoms["label"]), unit=unit, title=f"{what.capitalize()} to {target}"
+    ),
+    key="attention.bars",
+)
+total = float(per_atom.sum())
+st.caption(
+    f"The bars add up to {total:.6g} {ui.md(unit)}"
+    + (
+        f"; with the offset ({exp.offset[:, k].sum():.6g}) that is the prediction, "
+        f"{exp.values[target]:.6g}."
+        if learned
+        else ", the prediction."
+    )
+)
+
+# --- summaries ---------------------------------------------------------------------------------
+tabs = {"By element": exp.by_element(), "Per block": exp.layer_frame()}
+groups = exp.by_group()
+if not groups.empty:
+    tabs["By functional group"] = groups
+residues = exp.by_residue()
+if not residues.empty:
+    tabs["By nucleotide" if task == "rna" else "By residue"] = residues
+if task == "complex":
+    tabs["Ligand vs pocket"] = exp.by_side()
+tabs["All atoms"] = atoms
+for tab, (name, df) in zip(st.tabs(list(tabs)), tabs.items(), strict=True):
+    with tab:
+        st.dataframe(df, hide_index=True)
+        if name == "By functional group":
+            st.caption(
+                "A group's atoms are those its SMARTS pattern matches plus their hydrogens. "
+                "An atom counts once per group but can be in several groups, so the rows do "
+                "not add up to the total; '(no group)' holds the rest."
+            )
+        if name == "Ligand vs pocket":
+            st.caption(
+                "Each atom appears twice in the model: in the complex (+) and alone in the "
+                "pocket or ligand (−). Its total is the sum of both terms."
+            )
+
+# --- Integrated Gradients --------------------------------------------------------------------------
+with st.expander("Integrated Gradients (Captum)", expanded=bool(exp.attributions)):
+    st.markdown(
+        "A second, model-agnostic view: how much each atom's **identity** (its input features "
+        "vs an all-zero embedding) and its **position** (vs the structure pulled apart beyond "
+        "the cutoffs, where no distance or angle reaches the model) change the prediction. "
+        "The per-atom numbers add up to f(input) − f(baseline)."
+    )
+    st.slider("Steps", 10, 200, IG_DEFAULT_STEPS, 10, key="attention.ig_steps")
+    st.button("Compute Integrated Gradients", key="attention.ig_button", on_click=_request_ig)
+    if exp.attributions:
+        for on, title in (("atoms", "atom identity"), ("coords", "atom position")):
+            a = exp.attributions[f"{on}:{target}"]
+            values = atoms[f"IG {on} {col}"]
+            st.plotly_chart(
+                viz.contribution_bars(
+                    values, list(atoms["label"]), unit=unit, title=f"IG, {title}: {target}"
+                ),
+                key=f"attention.ig.{on}",
+            )
+            msg = (
+                f"Baseline: {a.baseline}. Sum {a.per_row.sum():.5g} vs f(input) − f(baseline) "
+                f"= {a.f_input - a.f_baseline:.5g} (error {a.relative_error:.1%})."
+            )
+            (st.warning if a.relative_error > 0.01 else st.caption)(
+                msg + (" Raise the steps." if a.relative_error > 0.01 else "")
+            )
+
+st.download_button(
+    "Download the atom table (CSV)",
+    atoms.to_csv(index=False),
+    file_name=f"attention_{target}.csv",
+    mime="text/csv",
+    on_click="ignore",
+)

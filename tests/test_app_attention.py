@@ -1,0 +1,95 @@
+"""AppTest: the Attention page (SMILES, current structure, complexes, Integrated Gradients)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
+
+
+@pytest.fixture()
+def app(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+
+
+@pytest.fixture()
+def at(app, tiny_registry):
+    return app.switch_page("pages/3_Attention.py").run()
+
+
+def smiles(at, text=PARACETAMOL):
+    return at.text_input(key="attention.smiles").input(text).run()
+
+
+def test_default_render_asks_for_a_smiles(at):
+    assert not at.exception
+    assert at.radio(key="attention.mode").value == "One SMILES"
+    assert "Type a SMILES" in at.info[0].value
+
+
+def test_smiles_shows_heatmap_bars_view_and_tables(at):
+    at = smiles(at)
+    assert not at.exception and not at.error
+    assert {m.label for m in at.metric} >= {"homo \\[eV\\]", "u0 \\[eV\\]"}
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # heat map and bars
+    labels = [d.label for d in at.get("download_button")]
+    assert labels == ["Download the atom table (CSV)"]
+    tables = [df.value for df in at.dataframe]
+    atoms = tables[-1]
+    assert len(atoms) == 20 and "u0 [eV]" in atoms.columns
+    assert any("The bars add up to" in c.value for c in at.caption)
+
+
+def test_atom_selection_colouring_and_target(at):
+    at = smiles(at)
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Atom")).set_value(2).run()
+    at.radio(key="attention.color").set_value("contribution").run()
+    target = next(s for s in at.selectbox if s.label == "Target")
+    at = target.set_value("homo").run()
+    at = at.toggle(key="attention.learned").set_value(False).run()
+    assert not at.exception and not at.error
+    assert at.metric[-1].label.startswith("contribution")
+
+
+def test_integrated_gradients(at):
+    at = smiles(at, "CCO")
+    at.slider(key="attention.ig_steps").set_value(20).run()
+    at = next(b for b in at.button if b.label == "Compute Integrated Gradients").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 4
+    assert {"IG atoms homo [eV]", "IG coords homo [eV]"} <= set(at.dataframe[-1].value.columns)
+
+
+def _load_example(app, name):
+    at = app.switch_page("pages/1_Structure.py").run()
+    at.selectbox(key="structure.example").set_value(name).run()
+    at = next(b for b in at.button if b.label == "Load example").click().run()
+    return at.switch_page("pages/3_Attention.py").run()
+
+
+def test_complex_without_a_complex_checkpoint_says_what_is_needed(app, tiny_registry):
+    at = _load_example(app, "complex")
+    assert not at.exception
+    assert at.radio(key="attention.mode").value == "Current structure"
+    assert "needs a complex checkpoint" in at.info[0].value
+
+
+def test_complex_with_a_complex_checkpoint(app, tiny_registry):
+    from pamnet.checkpoint import save_checkpoint
+    from pamnet.testing import tiny_model
+
+    save_checkpoint(tiny_registry / "tiny_complex.pt", tiny_model("complex"), ["pK"], {"pK": ""})
+    at = _load_example(app, "complex")
+    assert not at.exception and not at.error
+    assert "Ligand vs pocket" in [t.label for t in at.tabs]
+    sides = next(
+        df.value for df in at.dataframe if "side" in df.value.columns and len(df.value) == 2
+    )
+    assert set(sides["side"]) == {"ligand", "pocket"}
