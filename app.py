@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 import ui
 from pamnet.errors import PamnetError
@@ -66,7 +67,10 @@ with picture:
 st.subheader("Pages")
 for path, label, icon in PAGES:
     if (ROOT / path).is_file():
-        st.page_link(path, label=label, icon=icon)
+        try:
+            st.page_link(path, label=label, icon=icon)
+        except StreamlitAPIException:  # added after the server started: not registered yet
+            pass
 
 st.subheader("Checkpoints")
 infos = cache.checkpoints()

@@ -29,7 +29,7 @@ def load(kind: str, data: bytes | str, name: str, label: str, read) -> None:
         st.error(ui.md(sess.rejected[key]))
         return
     try:
-        with st.spinner(f"Reading {label}…"):
+        with st.spinner(f"Reading {ui.md(label)}…"):
             structures = read()
     except PamnetError as exc:
         sess.reject(key, str(exc))
@@ -85,7 +85,7 @@ if s is None:
 scope = f"{sess.structure_key}:{sess.task}"  # widgets reset with the structure and task
 if len(sess.structures) > 1:
     index = st.selectbox(
-        f"Record ({len(sess.structures)} in {sess.label})",
+        f"Record ({len(sess.structures)} in {ui.md(sess.label)})",
         range(len(sess.structures)),
         index=sess.index,
         format_func=lambda i: f"{i + 1}: {sess.structures[i].name} ({sess.structures[i].formula})",

@@ -46,11 +46,8 @@ info = infos[st.session_state["predict.checkpoint"]]
 sess.checkpoint = info.name
 with st.expander("Model card"):
     st.markdown(info.card or "This checkpoint has no model card.")
-    st.caption(
-        f"{info.origin} · task {info.task} · targets "
-        + ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
-        + f" · {ui.md(info.path)}"
-    )
+    targets = ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
+    st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets} · {info.path}"))
 device = "auto"
 st.caption(f"Runs on {cache.device_label(device)}.")
 

@@ -146,3 +146,14 @@ def test_complex_upload_picks_ligand_pocket_and_focus(at):
     assert metrics(at)["Atoms (model)"] > n_model
     at.radio(key=f"structure.focus:{scope}").set_value("ligand").run()
     assert not at.exception and at.get("iframe")
+
+
+def test_text_from_files_cannot_reach_the_page_as_html(at):
+    evil = "</script><script>alert(1)</script>![x](http://evil.example/x.png)"
+    record = DRUGS.read_text().split("$$$$")[0].split("\n", 1)[1]
+    at = upload(at, f"{evil}.sdf", f"{evil}\n{record}$$$$\n".encode())
+    assert not at.exception and not at.error
+    (view,) = at.get("iframe")
+    assert "<script>alert" not in view.proto.srcdoc
+    shown = " ".join(e.value for e in [*at.sidebar.markdown, *at.sidebar.caption])
+    assert "![x](" not in shown and "<script>" not in shown
