@@ -288,6 +288,57 @@ def load_dataset(
     )
 
 
+def check_rows(
+    table: Table, cmap: ColumnMap, root: str | os.PathLike | None = None
+) -> list[RowError]:
+    """Fast checks of every row without building 3D structures (for previews).
+
+    Targets must be numbers; SMILES must parse with RDKit and hold only H, C, N, O, F;
+    SDF records must be readable with those elements; complex files must exist.
+    `load_dataset` repeats these and also reports rows whose 3D embedding fails.
+    """
+    errors = []
+    for i in range(len(table.frame)):
+        if i in table.record_errors:
+            errors.append(RowError(i + 1, "structure", table.record_errors[i]))
+            continue
+        _, bad = _targets(table.frame, i, cmap.targets)
+        errors.extend(RowError(i + 1, c, m) for c, m in bad)
+        try:
+            _quick(table, cmap, i, root)
+        except _RowProblem as exc:
+            errors.append(RowError(i + 1, exc.column, str(exc)))
+    return errors
+
+
+def _quick(table: Table, cmap: ColumnMap, i: int, root) -> None:
+    from pamnet.featurize import QM9_TYPES
+
+    if table.kind == "sdf":
+        elements = set(table.structures[i].elements)
+        column = "structure"
+    elif cmap.smiles:
+        from rdkit import Chem
+
+        from pamnet.io._rdkit import quiet
+
+        text = str(table.frame.at[i, cmap.smiles]).strip()
+        with quiet():
+            mol = Chem.MolFromSmiles(text) if text and " " not in text else None
+        if mol is None or mol.GetNumAtoms() == 0:
+            raise _RowProblem(cmap.smiles, f"RDKit cannot parse the SMILES {text[:60]!r}")
+        elements, column = {a.GetSymbol() for a in mol.GetAtoms()}, cmap.smiles
+    else:
+        _path(table.frame.at[i, cmap.protein], root, cmap.protein)
+        lig = str(table.frame.at[i, cmap.ligand]).strip() if cmap.ligand else ""
+        if lig and Path(lig).suffix:
+            _path(lig, root, cmap.ligand)
+        return
+    unknown = sorted(elements - set(QM9_TYPES))
+    if unknown:
+        raise _RowProblem(column, f"elements {', '.join(unknown)}: models here know H, C, N, O, F")
+
+
 class _RowProblem(Exception):
     def __init__(self, column: str, message: str):
         super().__init__(message)
