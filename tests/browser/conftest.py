@@ -47,9 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
     "--disable-sync",
-    # WebGL (3Dmol.js) in software: without a GPU Chromium only allows SwiftShader when asked.
-    "--enable-unsafe-swiftshader",
-]
+]  # WebGL (3Dmol.js) still works: Chromium falls back to SwiftShader, in software
 SERVER_START_S = 90
 
 
