@@ -117,3 +117,18 @@ def test_encodings():
         read(b"\x1f\x8b\x08\x00" + bytes(range(1, 40)), fmt="pdb")
     with pytest.raises(EncodingError, match="control characters"):
         read(bytes(np.random.default_rng(0).integers(1, 32, 400, dtype=np.uint8)), fmt="xyz")
+
+
+def test_smiles_text_never_opens_a_file(tmp_path, monkeypatch):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top-secret-line\n")
+    monkeypatch.chdir(tmp_path)
+    from pamnet.errors import PamnetError
+    from pamnet.io import read
+
+    with pytest.raises(PamnetError) as info:
+        read("secret.txt", fmt="smiles")
+    assert "top-secret-line" not in str(info.value)
+    smi = tmp_path / "mols.smi"
+    smi.write_text("CCO ethanol\n")
+    assert read(smi)[0].n_atoms == 9  # a Path is a file

@@ -90,7 +90,8 @@ def read(
 ) -> list[Structure]:
     """Every structure in a file, in bytes, or (fmt='smiles') in a SMILES string.
 
-    source: path, bytes (e.g. an upload), or a SMILES string with fmt='smiles'.
+    source: path, bytes (e.g. an upload), or a SMILES string with fmt='smiles'
+    (a `str` is then never opened as a file; pass a Path to read a .smi file).
     fmt: one of `FORMATS` (or an extension such as 'mol'); default from the file
     name's extension (or `name`'s, for bytes), else sniffed from the content.
     name: label used in messages and as the source (defaults to the file name).
@@ -105,7 +106,9 @@ def read(
         check_size(data, limits, label)
     else:
         path = Path(source)
-        if fmt == "smiles" and not _is_file(path):
+        # A str with fmt='smiles' is always SMILES text, never a path: text typed
+        # into the app must not be able to name (and echo) a server file.
+        if fmt == "smiles" and isinstance(source, str):
             limit = min(limits.max_atoms, MAX_SMILES_ATOMS)
             s = from_smiles(str(source), seed=seed, name=name, max_atoms=limit)
             return [check_structure(s, limits)]
