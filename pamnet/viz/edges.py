@@ -30,7 +30,7 @@ from pamnet.viz.view import (
 # main_pdbbind.py, main_rna_puzzles.py); molecule mode's local graph is the bonds.
 DEFAULT_CUTOFFS = {"molecule": (5.0, 5.0), "complex": (2.0, 6.0), "rna": (2.6, 20.0)}
 CAP_RULES = ("shortest", "even")
-LOCAL_RADIUS = 0.07
+LOCAL_RADIUS = 0.17  # wider than the sticks (0.12), so local edges show around bonds
 GLOBAL_RADIUS = 0.03
 
 
