@@ -132,3 +132,38 @@ __all__ = [
     "tiny_model",
     "transformed",
 ]
+
+
+TINY_TARGETS = ("homo", "u0")
+
+
+def write_tiny_registry(folder) -> dict[str, str]:
+    """A tiny untrained two-target molecule checkpoint 'tiny' (QM9-style normalization,
+    DFT geometry) in folder/ckpts, and a data folder; returns the env variables that
+    make it the registry's default (PAMNET_CHECKPOINTS, _DATA_DIR, _DEFAULT_CHECKPOINT)."""
+    from pathlib import Path
+
+    from pamnet.checkpoint import Normalization, save_checkpoint
+
+    folder = Path(folder)
+    ckpts = folder / "ckpts"
+    norm = Normalization(
+        mean=[-6.5, -2.0],
+        std=[0.6, 0.3],
+        per_atom=[False, True],
+        atom_ref=[[0, -13.6], [0, -1030.0], [0, -1485.0], [0, -2042.0], [0, -2713.0]],
+    )
+    save_checkpoint(
+        ckpts / "tiny.pt",
+        tiny_model(num_targets=2),
+        list(TINY_TARGETS),
+        {"homo": "eV", "u0": "eV"},
+        norm,
+        {"dataset": "qm9", "geometry": "dft"},
+    )
+    (ckpts / "tiny.md").write_text("# tiny\nA test model (untrained).")
+    return {
+        "PAMNET_CHECKPOINTS": str(ckpts),
+        "PAMNET_DATA_DIR": str(folder / "data"),
+        "PAMNET_DEFAULT_CHECKPOINT": "tiny",
+    }

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from pamnet.testing import write_tiny_registry
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("PAMNET_CHROMIUM", "/usr/bin/chromium")
@@ -55,35 +57,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def make_tiny_checkpoints(folder: Path) -> dict[str, str]:
-    """A tiny untrained two-target molecule checkpoint 'tiny' in folder/ckpts (as the
-    `tiny_registry` fixture of tests/conftest.py makes); returns the env variables."""
-    from pamnet.checkpoint import Normalization, save_checkpoint
-    from pamnet.testing import tiny_model
-
-    ckpts = folder / "ckpts"
-    norm = Normalization(
-        mean=[-6.5, -2.0],
-        std=[0.6, 0.3],
-        per_atom=[False, True],
-        atom_ref=[[0, -13.6], [0, -1030.0], [0, -1485.0], [0, -2042.0], [0, -2713.0]],
-    )
-    save_checkpoint(
-        ckpts / "tiny.pt",
-        tiny_model(num_targets=2),
-        ["homo", "u0"],
-        {"homo": "eV", "u0": "eV"},
-        norm,
-        {"dataset": "qm9", "geometry": "dft"},
-    )
-    (ckpts / "tiny.md").write_text("# tiny\nA test model (untrained).")
-    return {
-        "PAMNET_CHECKPOINTS": str(ckpts),
-        "PAMNET_DATA_DIR": str(folder / "data"),
-        "PAMNET_DEFAULT_CHECKPOINT": "tiny",
-    }
 
 
 def _healthy(url: str) -> bool:
@@ -112,7 +85,7 @@ def _playwright():
 def app_url(_playwright, tmp_path_factory):
     """Base URL of `streamlit run app.py` on a free loopback port (tiny checkpoint)."""
     folder = tmp_path_factory.mktemp("app")
-    env = {**os.environ, **make_tiny_checkpoints(folder)}
+    env = {**os.environ, **write_tiny_registry(folder)}
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
