@@ -15,7 +15,13 @@ from ui.sidebar import checkpoint_name
 from ui.viewer import embed
 
 DEVICE = "auto"
-MAX_METRICS = 4  # more targets than this (QM9 has 12): one table row instead of metrics
+VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
+MAX_METRICS = 4
+TRAINED_ON = {
+    "molecule": "small molecules",
+    "complex": "protein-ligand complexes",
+    "rna": "RNA",
+}  # more targets than this (QM9 has 12): one table row instead of metrics
 
 sess = ui.page("Attention")
 st.title("Attention")
@@ -86,7 +92,7 @@ if not infos:
     if all_infos:
         st.info(
             f"This structure is set up as **{task}**, and explaining it needs a {task} "
-            f"checkpoint: a model trained on {'protein-ligand complexes' if task == 'complex' else 'RNA' if task == 'rna' else 'small molecules'}. "
+            f"checkpoint: a model trained on {TRAINED_ON[task]}. "
             f"The checkpoints here are for {', '.join(sorted({i.task for i in all_infos}))}. "
             "Fine-tune one on your data (Fine-tune page or `pamnet finetune`), then come back."
         )
@@ -193,8 +199,9 @@ with atom_col:
     m1, m2 = st.columns(2)
     m1.metric("Global share (mean)", f"{atom['global share']:.3f}")
     m2.metric(ui.md(f"{what} [{unit}]" if unit else what), f"{per_atom[picked]:.4g}")
-    table = exp.atom_layers(int(atom["atom"]), atom["side"])
-    st.dataframe(table, hide_index=True)
+    table = exp.atom_layers(int(atom["atom"]), atom["side"], learned=learned)
+    shares = [c for c in table.columns if "share" in c]
+    st.dataframe(table[["block", *shares, col]], hide_index=True)
     st.caption(
         "Per block: the attention weights (global + local = 1) and the atom's contribution "
         "through that block."
@@ -204,11 +211,11 @@ with view_col:
     try:
         if color_by == "local vs global":
             view = viz.attention_view(
-                structure, exp.attention, atom_index=rows, layer=layer, focus=focus, height=420
+                structure, exp.attention, atom_index=rows, layer=layer, focus=focus, **VIEW_SIZE
             )
         else:
             view = viz.contribution_view(
-                structure, per_row, atom_index=rows, unit=unit, focus=focus, height=420
+                structure, per_row, atom_index=rows, unit=unit, focus=focus, **VIEW_SIZE
             )
         same = (exp.rows["atom"] == atom["atom"]) & (exp.rows["side"] == atom["side"])
         xyz = structure.coords[int(rows[np.nonzero(same.to_numpy())[0][0]])]

@@ -93,3 +93,13 @@ def test_complex_with_a_complex_checkpoint(app, tiny_registry):
         df.value for df in at.dataframe if "side" in df.value.columns and len(df.value) == 2
     )
     assert set(sides["side"]) == {"ligand", "pocket"}
+
+
+def test_rna_per_nucleotide_with_an_rna_checkpoint(app, tiny_registry):
+    from pamnet.checkpoint import save_checkpoint
+    from pamnet.testing import tiny_model
+
+    save_checkpoint(tiny_registry / "tiny_rna.pt", tiny_model("rna"), ["score"], {"score": ""})
+    at = _load_example(app, "rna")
+    assert not at.exception and not at.error
+    assert "By nucleotide" in [t.label for t in at.tabs]

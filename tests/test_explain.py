@@ -146,6 +146,8 @@ def test_atom_layers_match_the_contributions(exp):
     per_layer = exp.atom_layers(2)  # the carbonyl O
     np.testing.assert_allclose(per_layer["u0 [eV]"], exp.contributions[:, 2, 1])
     np.testing.assert_allclose(per_layer["global share"], exp.attention[:, 2, 0])
+    learned = exp.atom_layers(2, learned=True)["u0 [eV]"]
+    np.testing.assert_allclose(learned.sum(), exp.per_atom("u0", learned=True)[2])
 
 
 def test_functional_groups_dictionary():

@@ -146,8 +146,11 @@ class Explanation:
             v = v - df[f"{col} offset"].to_numpy()
         return v
 
-    def atom_layers(self, atom: int, side: str | None = None) -> pd.DataFrame:
-        """Per block for one atom: global/local share of each copy, contribution per target."""
+    def atom_layers(
+        self, atom: int, side: str | None = None, learned: bool = False
+    ) -> pd.DataFrame:
+        """Per block for one atom: global/local share of each copy and the contribution
+        per target (copies added); learned=True drops the offset (split evenly over blocks)."""
         side = side or self.rows["side"].iloc[0]
         mask = ((self.rows["atom"] == atom) & (self.rows["side"] == side)).to_numpy()
         if not mask.any():
@@ -159,7 +162,10 @@ class Explanation:
             out[f"global share{tag}"] = self.attention[:, r, 0]
             out[f"local share{tag}"] = self.attention[:, r, 1]
         for k in range(len(self.targets)):
-            out[self.column(k)] = self.contributions[:, mask, k].sum(1)
+            c = self.contributions[:, mask, k].sum(1)
+            if learned:
+                c = c - self.offset[mask, k].sum() / self.n_layers
+            out[self.column(k)] = c
         return out
 
     # --- summaries ----------------------------------------------------------

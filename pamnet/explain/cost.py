@@ -87,6 +87,19 @@ def _median_time(fn, repeats: int, budget_s: float) -> float:
     return float(np.median(times))
 
 
+def _timing_input(inp: GraphInput, cfg: ModelConfig) -> GraphInput:
+    """`inp` with placeholder atom inputs of the kind `cfg` reads (timings ignore them)."""
+    n = inp.num_atoms
+    return GraphInput(
+        pos=inp.pos,
+        atom_type=torch.zeros(n, dtype=torch.long) if cfg.uses_atom_types else None,
+        atom_feat=None if cfg.uses_atom_types else torch.zeros(n, cfg.atom_feat_dim),
+        bond_index=inp.bond_index,
+        part=inp.part,
+        sign=inp.sign,
+    )
+
+
 @torch.no_grad()
 def angle_cost(
     inp: GraphInput,
@@ -104,7 +117,8 @@ def angle_cost(
     graph: angles on every edge. Rows: 'PAMNet', 'DimeNet-style'. Columns:
     angle-edge graph size (edges), one_hop, two_hop, angle_terms, angle_ms (building
     the angle terms: triplets, angles, basis, embedding), forward_ms (one block, all
-    of it), timed (False when over `max_terms`: counted only). Each figure is the
+    of it), timed (False when over `max_terms`: counted only). Atom inputs are
+    placeholders (any element works; times do not depend on them). Each figure is the
     median of up to `repeats` runs within `budget_s` seconds, on the CPU.
     """
     from pamnet.model import PAMNet
@@ -117,7 +131,7 @@ def angle_cost(
     pamnet = PAMNet(cfg).eval()
     dimenet = PAMNet(ModelConfig(**{**cfg.to_dict(), "cutoff_l": max(cutoff_l, cutoff_g)})).eval()
     dimenet.load_state_dict(pamnet.state_dict())
-    batch = collate([inp])
+    batch = collate([_timing_input(inp, cfg)])
     n = batch.num_atoms
     g = task_for(cfg).build_graphs(batch, cutoff_l, cutoff_g)
     variants = {

@@ -1,0 +1,55 @@
+"""AppTest: the Learn page (default molecule, another SMILES, cutoffs, complex-mode local graph)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def at(monkeypatch, tiny_registry):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    return app.switch_page("pages/5_Learn.py").run()
+
+
+def test_default_lesson(at):
+    assert not at.exception and not at.error
+    assert [h.value for h in at.header] == [
+        "1 · Local and non-local interactions",
+        "2 · Why angles only on the local graph",
+        "3 · Local or global? Ask the model",
+    ]
+    mm = at.dataframe[0].value
+    assert list(mm["term"])[:2] == ["bond stretching", "angle bending"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["PAMNet angle terms"].replace(",", "")) < int(
+        metrics["DimeNet-style angle terms"].replace(",", "")
+    )
+    timing = at.dataframe[1].value
+    assert list(timing["model"]) == ["PAMNet", "DimeNet-style"]
+    assert (timing["one block (ms)"] > 0).all()
+    assert "untrained" in at.info[0].value  # only the tiny test checkpoint is installed
+    assert len(at.get("plotly_chart")) == 2  # cost sweep and attention heat map
+
+
+def test_another_molecule_and_cutoffs(at):
+    at.text_input(key="learn.smiles").input("c1ccccc1O")
+    at.slider(key="learn.cutoff_g").set_value(8.0).run()
+    assert not at.exception and not at.error
+    assert at.caption[0].value.startswith("C6H6O")
+    at.radio(key="learn.local_mode").set_value("complex").run()  # enables the local cutoff
+    at.slider(key="learn.cutoff_l").set_value(3.0).run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 3  # global and local sweeps, heat map
+
+
+def test_bad_smiles_is_explained(at):
+    at.text_input(key="learn.smiles").input("C1CC(").run()
+    assert not at.exception
+    assert "SMILES" in at.error[0].value
