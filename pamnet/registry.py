@@ -2,7 +2,7 @@
 
 Shipped checkpoints sit in the repository's `checkpoints/` (or
 `$PAMNET_CHECKPOINTS`); checkpoints made by fine-tuning jobs sit in
-`<data dir>/checkpoints` (`$PAMNET_DATA_DIR`, default `~/.pamnet`). A name is a
+`<data dir>/checkpoints` (see `pamnet.paths`). A name is a
 file stem from either place; anything else is taken as a path. The default is
 the shipped QM9 model (`$PAMNET_DEFAULT_CHECKPOINT` overrides it).
 """
@@ -18,22 +18,9 @@ import torch
 
 from pamnet.checkpoint import LoadedModel, load_checkpoint, read_payload
 from pamnet.errors import CheckpointError
+from pamnet.paths import shipped_dir, user_dir
 
 DEFAULT_MOLECULE = "qm9_pamnet"
-
-
-def data_dir() -> Path:
-    """Writable per-user folder for jobs, fine-tuned checkpoints and caches."""
-    return Path(os.environ.get("PAMNET_DATA_DIR") or Path.home() / ".pamnet")
-
-
-def shipped_dir() -> Path:
-    env = os.environ.get("PAMNET_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "checkpoints"
-
-
-def user_dir() -> Path:
-    return data_dir() / "checkpoints"
 
 
 @dataclass

@@ -166,3 +166,17 @@ def test_cuda_matches_cpu():
         gpu = model.cuda()(b.to("cuda"), return_attention=True)
     torch.testing.assert_close(gpu.prediction.cpu(), cpu.prediction, atol=1e-4, rtol=0)
     torch.testing.assert_close(gpu.attention.cpu(), cpu.attention, atol=1e-4, rtol=0)
+
+
+def test_smaller_basis_sizes_are_slices_of_the_precomputed_forms():
+    from pamnet.nn.basis import _basis_functions
+    from pamnet.nn.make_sbf_forms import generate
+
+    derived: dict = {}
+    exec(compile(generate(3, 2), "<forms>", "exec"), derived)  # our own generated code
+    radial, angular = _basis_functions(3, 2)
+    x = torch.linspace(0.05, 1.0, 100, dtype=torch.float64)
+    for ours, ref in zip(radial, derived["RADIAL"], strict=True):
+        torch.testing.assert_close(ours(x), ref(x), atol=0, rtol=0)
+    for ours, ref in zip(angular, derived["ANGULAR"], strict=True):
+        torch.testing.assert_close(ours(x), ref(x), atol=0, rtol=0)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pamnet.errors import PamnetError
 from pamnet.jobs import procs
+from pamnet.paths import data_dir
 
 STATUSES = ("queued", "running", "cancelling", "cancelled", "failed", "finished")
 ACTIVE = ("queued", "running", "cancelling")
@@ -129,12 +130,9 @@ class Job:
 
 
 def default_root() -> Path:
-    """$PAMNET_JOBS_DIR, else `registry.data_dir()/jobs`."""
+    """$PAMNET_JOBS_DIR, else `paths.data_dir()/jobs`."""
     env = os.environ.get("PAMNET_JOBS_DIR")
-    if env:
-        return Path(env)
-    # registry.data_dir()'s rule, without importing the registry (and torch) for a listing
-    return Path(os.environ.get("PAMNET_DATA_DIR") or Path.home() / ".pamnet") / "jobs"
+    return Path(env) if env else data_dir() / "jobs"
 
 
 class JobStore:

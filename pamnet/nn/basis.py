@@ -55,9 +55,15 @@ def _basis_functions(num_spherical: int, num_radial: int) -> tuple[list, list]:
     """Radial [S*R] and angular [S] torch functions; precomputed for the usual 7 x 6."""
     from pamnet.nn import _sbf_forms as forms
 
-    if (num_spherical, num_radial) == (forms.NUM_SPHERICAL, forms.NUM_RADIAL):
-        return forms.RADIAL, forms.ANGULAR
-    # Other sizes: derive symbolically (slow, ~15 s) and compile with sympy.
+    if num_spherical <= forms.NUM_SPHERICAL and num_radial <= forms.NUM_RADIAL:
+        # The zeros z_sn (and so each function) do not depend on how many are taken.
+        radial = [
+            forms.RADIAL[s * forms.NUM_RADIAL + n]
+            for s in range(num_spherical)
+            for n in range(num_radial)
+        ]
+        return radial, forms.ANGULAR[:num_spherical]
+    # Larger sizes: derive symbolically (slow, ~15 s) and compile with sympy.
     from pamnet.nn.make_sbf_forms import generate
 
     namespace: dict = {}
