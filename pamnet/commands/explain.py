@@ -75,17 +75,22 @@ def _text(exp, k: int, top: int) -> str:
     if exp.has_offset:
         out.append(
             f"contributions include the normalization offset (mean + atom references), "
-            f"{exp.offset[:, k].sum():.6g} in all; columns '... offset' show it per atom"
+            f"{exp.offset[:, k].sum():.6g} in all; columns '... offset' show it per atom, "
+            "the rest is what the network learned"
         )
     atoms = exp.to_frame()
-    order = atoms[col].abs().sort_values(ascending=False).index[:top]
+    if atoms["residue"].isna().all():
+        atoms = atoms.drop(columns="residue")
+    size = atoms[col] - (atoms[f"{col} offset"] if exp.has_offset else 0.0)
+    order = size.abs().sort_values(ascending=False).index[:top]
+    learned = "learned " if exp.has_offset else ""
     sections = [
         ("per block", exp.layer_frame()),
         ("by element", exp.by_element()),
         ("by functional group (an atom can be in several groups)", exp.by_group()),
         ("by residue", exp.by_residue()),
         ("ligand vs pocket (each atom's two copies added)", exp.by_side()),
-        (f"top {top} atoms by |{col}|", atoms.loc[order]),
+        (f"top {top} atoms by |{learned}{col}|", atoms.loc[order]),
     ]
     for title, df in sections:
         if df.empty or (title.startswith("ligand") and exp.task != "complex"):
@@ -97,6 +102,7 @@ def _text(exp, k: int, top: int) -> str:
             f"IG {a.on} ({a.baseline}, {a.n_steps} steps): f(input) - f(baseline) = "
             f"{a.f_input - a.f_baseline:.6g}, sum of attributions {a.per_row.sum():.6g}, "
             f"completeness error {a.relative_error:.2%}"
+            + (" (over 1%: raise --ig-steps)" if a.relative_error > 0.01 else "")
         )
     return "\n".join(out) + "\n"
 
