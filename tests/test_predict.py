@@ -129,3 +129,23 @@ def test_top_level_api(tiny_registry):
     assert rows[0].ok and "<table" in rows._repr_html_()
     assert list(rows.to_frame()["name"]) == ["CCO"]
     assert pamnet.from_smiles("C").n_atoms == 5
+
+
+def test_predict_sharded_over_two_gloo_ranks(tiny_registry, tmp_path):
+    """`torchrun --nproc_per_node 2 -m pamnet predict` writes the one-process output."""
+    import os
+    import subprocess
+    import sys
+
+    smiles = ["CCO", "c1ccccc1", "CCS", "CC(=O)O", "N#N", "C1CC1", "OCCO"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single, double = tmp_path / "one.csv", tmp_path / "two.csv"
+    base = ["-m", "pamnet", "predict", "--smiles", *smiles, "--checkpoint", "tiny"]
+    subprocess.run([sys.executable, *base, "-o", str(single)], env=env, check=True, timeout=120)
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    subprocess.run([*run, *base, "-o", str(double)], env=env, check=True, timeout=180)
+    import pandas as pd
+
+    a, b = pd.read_csv(single), pd.read_csv(double)
+    assert list(b["name"]) == smiles
+    pd.testing.assert_frame_equal(a, b, atol=1e-5)

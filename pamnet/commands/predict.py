@@ -12,7 +12,9 @@ def register(sub) -> None:
         "predict",
         help="predict properties of structures with a checkpoint",
         description="Predict with a shipped or fine-tuned checkpoint (default: the QM9 model). "
-        "Files may hold several structures (multi-record SDF, multi-frame XYZ).",
+        "Files may hold several structures (multi-record SDF, multi-frame XYZ). Under "
+        "`torchrun --nproc_per_node N -m pamnet predict ...` the library is split by rank "
+        "(Gloo on CPU, NCCL on GPUs) and rank 0 writes every result in input order.",
     )
     p.add_argument("files", nargs="*", help="structure files (xyz, sdf, mol, mol2, pdb, cif)")
     p.add_argument(
@@ -43,6 +45,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from pamnet.errors import PamnetError
+    from pamnet.finetune.shard import gather, shard
     from pamnet.io import read
     from pamnet.predict import Prediction, Predictor, to_frame, to_sdf
 
@@ -52,24 +55,27 @@ def run(args) -> int:
     fmt = args.format or {".json": "json", ".sdf": "sdf"}.get(
         Path(args.output or "").suffix.lower(), "csv"
     )
-    predictor = Predictor.from_name(args.checkpoint, args.device)
-    items: list = []
-    failed: dict[int, Prediction] = {}
+    _, device = _distributed(args.device)
+    predictor = Predictor.from_name(args.checkpoint, device)
+    items: list = []  # structures and SMILES; a Prediction for a file that could not be read
     for path in args.files:
         try:
             items.extend(read(path))
         except PamnetError as exc:
-            failed[len(items)] = Prediction(
-                Path(path).name, 0, predictor.loaded.targets, predictor.loaded.units, error=str(exc)
-            )
-            items.append(None)
+            lm = predictor.loaded
+            items.append(Prediction(Path(path).name, 0, lm.targets, lm.units, error=str(exc)))
     items.extend(args.smiles)
     kw = {"ligand_resname": args.ligand} if predictor.task == "complex" and args.ligand else {}
-    todo = [it for it in items if it is not None]
-    results = iter(
-        predictor.predict(todo, attention=args.attention, batch_size=args.batch_size, **kw)
-    )
-    preds = [failed[i] if it is None else next(results) for i, it in enumerate(items)]
+    # Under torchrun each rank predicts items[rank::world]; rank 0 writes all, in order.
+    mine = shard(items)
+    todo = [it for it in mine if not isinstance(it, Prediction)]
+    done = iter(predictor.predict(todo, attention=args.attention, batch_size=args.batch_size, **kw))
+    local = [it if isinstance(it, Prediction) else next(done) for it in mine]
+    for p in local:
+        p.input = None  # tensors need not travel between ranks
+    preds = gather(local)
+    if preds is None:  # not rank 0
+        return 0
 
     if fmt == "json":
         text = json.dumps([p.to_dict(attention=args.attention) for p in preds], indent=1)
@@ -91,3 +97,20 @@ def run(args) -> int:
         if not p.ok:
             print(f"  {p.name}: {p.error}", file=sys.stderr)
     return 0 if n_bad < len(preds) else 1
+
+
+def _distributed(device: str) -> tuple[int, str]:
+    """Join torchrun's process group when launched by it: (rank, this rank's device)."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, device
+    import torch
+    import torch.distributed as dist
+
+    use_cuda = device in ("auto", "cuda") and torch.cuda.is_available()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return dist.get_rank(), device if use_cuda else ("cpu" if device == "auto" else device)
