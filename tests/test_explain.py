@@ -71,6 +71,13 @@ def test_attention_rows_sum_to_one(exp):
     assert (exp.attention >= 0).all()
 
 
+def test_top_level_name_works_after_the_subpackage_is_imported():
+    import pamnet
+    import pamnet.explain  # binds the module to pamnet.explain
+
+    assert pamnet.explain("CCO", tiny_model()).values
+
+
 def test_private_copy_leaves_the_shared_model_alone():
     model = tiny_model()
     explain("CCO", model)

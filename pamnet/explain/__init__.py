@@ -8,6 +8,7 @@ numbers behind the Learn page (molecular-mechanics terms, PAMNet vs
 DimeNet-style angle cost). No Streamlit here.
 """
 
+from pamnet._callable import make_callable
 from pamnet.explain.attribution import BASELINES, Attribution, integrated_gradients
 from pamnet.explain.core import Explanation, attribute, explain
 from pamnet.explain.groups import FUNCTIONAL_GROUPS, match_groups
@@ -22,3 +23,6 @@ __all__ = [
     "integrated_gradients",
     "match_groups",
 ]
+
+# `pamnet.explain(...)` works whether the package attribute is this function or this module.
+make_callable(__name__, "explain")
