@@ -11,6 +11,7 @@ model card, validation predictions), `shard` (split a library by torchrun rank,
 gather on rank 0).
 """
 
+from pamnet._callable import make_callable
 from pamnet.finetune.data import (
     Cancelled,
     ColumnMap,
@@ -55,6 +56,7 @@ __all__ = [
     "FinetuneConfig",
     "FinetuneData",
     "FinetuneResult",
+    "finetune",
     "RowError",
     "Table",
     "adapt",
@@ -80,3 +82,15 @@ __all__ = [
     "unshard",
     "val_predictions",
 ]
+
+
+def finetune(data, targets, **options) -> FinetuneResult:
+    """Fine-tune in this process: `finetune("sol.csv", ["logS"], smiles_col="smiles", epochs=5)`.
+
+    options are `FinetuneConfig` fields; for a background job use `pamnet.jobs.submit`.
+    """
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    return run(FinetuneConfig(data=str(data), targets=tuple(targets), **options))
+
+
+make_callable(__name__, "finetune")
