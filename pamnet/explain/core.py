@@ -408,7 +408,9 @@ def explain(
     `PAMNet`. ig_steps > 0 adds Integrated Gradients of `ig_target` (default the
     first target) on each input in `ig_on` ('atoms', 'coords') with that many
     Gauss-Legendre steps. featurize_kw go to `featurize.to_input` (complex mode:
-    `ligand=Structure`, `ligand_resname=...`). Computed on a private `dtype` copy.
+    `ligand=Structure`, `ligand_resname=...`). Computed on a private `dtype` copy of
+    the model (the shared one is never cast or hooked), on `device`, or on the
+    Predictor's device when a Predictor is given.
     """
     from pamnet.predict import Predictor, per_atom_reference, physical_contributions
     from pamnet.training import to_physical
