@@ -23,6 +23,17 @@ NORM = Normalization(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small graphs: intra-op threads only add overhead (and stall on a busy CPU)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def loaded():
     """Tiny two-target molecule model in float64 with QM9-style normalization."""
