@@ -160,7 +160,7 @@ shown = cost.rename(
 st.dataframe(shown, hide_index=True)
 if bool(dime["timed"]) and pam["forward_ms"] > 0:
     st.caption(
-        f"Measured just now on this computer's CPU with a one-block model of width 64 "
+        f"Measured just now on one CPU thread of this computer with a one-block model of width 64 "
         f"(median of up to 3 runs): the DimeNet-style block took "
         f"{dime['forward_ms'] / pam['forward_ms']:.1f}× as long as PAMNet's. Other work on "
         "the machine makes these times jumpy; the counts are exact."

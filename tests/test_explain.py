@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from pamnet.explain.groups import NO_GROUP
 from pamnet.testing import random_rotation, tiny_model
 
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
+ROOT = Path(__file__).resolve().parents[1]
 NORM = Normalization(
     mean=[-6.5, -2.0],
     std=[0.6, 0.3],
@@ -241,3 +243,26 @@ def test_cli_explain(tiny_registry, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "by element" in text and "IG atoms" in text and "completeness error" in text
     assert main(["explain", "missing.sdf"]) == 1
+
+
+# --- Learn page numbers ------------------------------------------------------------------------
+def test_force_field_terms_and_angle_cost():
+    from pamnet import geometry
+    from pamnet.explain.cost import angle_cost, angle_term_counts, mm_terms
+    from pamnet.featurize import to_input
+    from pamnet.io import read_one
+
+    ethanol = to_input(read_one(ROOT / "pamnet" / "examples" / "qm9_ethanol.xyz"), "molecule")
+    terms = mm_terms(ethanol, "molecule", 5.0, 5.0).set_index("term")["count"]
+    assert terms["bond stretching"] == 8 and terms["angle bending"] == 13
+    assert terms["torsions"] == 12  # H-C-C-H 9, H-C-O-H 3
+    edge = geometry.radius_graph(ethanol.pos, 4.0)
+    one, two = angle_term_counts(edge, ethanol.num_atoms)
+    assert one == geometry.one_hop(edge, ethanol.num_atoms).idx_i.numel()
+    assert two == geometry.two_hop(edge, ethanol.num_atoms).idx_i.numel()
+    cost = angle_cost(ethanol, "molecule", 5.0, 5.0, repeats=1).set_index("model")
+    assert cost.loc["DimeNet-style", "angle_terms"] > cost.loc["PAMNet", "angle_terms"]
+    assert (cost["forward_ms"] > 0).all() and cost["timed"].all()
+    assert torch.get_num_threads() == 1  # restored (the module runs single-threaded)
+    capped = angle_cost(ethanol, "complex", 2.0, 5.0, max_terms=10)
+    assert not capped["timed"].any() and capped["forward_ms"].isna().all()

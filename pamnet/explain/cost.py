@@ -119,7 +119,7 @@ def angle_cost(
     the angle terms: triplets, angles, basis, embedding), forward_ms (one block, all
     of it), timed (False when over `max_terms`: counted only). Atom inputs are
     placeholders (any element works; times do not depend on them). Each figure is the
-    median of up to `repeats` runs within `budget_s` seconds, on the CPU.
+    median of up to `repeats` runs within `budget_s` seconds, on one CPU thread.
     """
     from pamnet.model import PAMNet
     from pamnet.tasks import task_for
@@ -138,6 +138,17 @@ def angle_cost(
         "PAMNet": (pamnet, g),
         "DimeNet-style": (dimenet, g._replace(edge_l=g.edge_g, dist_l=g.dist_g)),
     }
+    threads = torch.get_num_threads()
+    # One thread: the figures then compare the work, not the thread pool (which on a
+    # busy CPU can cost 10x on graphs this small). Process-wide, so restored at once.
+    torch.set_num_threads(1)
+    try:
+        return pd.DataFrame(_time_variants(variants, batch, n, repeats, budget_s, max_terms))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _time_variants(variants, batch, n, repeats, budget_s, max_terms) -> list[dict]:
     rows = []
     for name, (model, graphs) in variants.items():
         one, two = angle_term_counts(graphs.edge_l, n)
@@ -160,7 +171,7 @@ def angle_cost(
                 lambda m=model, gr=graphs: m(batch, graphs=gr), repeats, budget_s
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
 
 
 __all__ = ["MAX_TIMED_TERMS", "angle_cost", "angle_term_counts", "mm_terms"]
