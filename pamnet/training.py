@@ -50,7 +50,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     clip_norm: float = 10.0  # max global gradient norm
     weight_decay: float = 0.0
-    max_minutes: float | None = None  # wall-clock budget over all resumes; stops after saving
+    max_minutes: float | None = None  # wall-clock budget of one fit() call; stops after saving
     save_every_minutes: float = 10.0
     eval_batch_size: int = 128
     seed: int = 0  # weight init (when the trainer builds the model) and batch order
@@ -300,8 +300,9 @@ class Trainer:
         """Train until `config.epochs` are done, the budget runs out or the callback stops."""
         cfg = self.config
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
-        start = time.perf_counter() - self.elapsed_s
-        last_save = time.perf_counter()
+        session = time.perf_counter()
+        start = session - self.elapsed_s  # elapsed_s counts all sessions
+        last_save = session
         stopped = by_budget = False
         while self.epoch < cfg.epochs and not stopped:
             self.model.train()
@@ -325,7 +326,7 @@ class Trainer:
                 now = time.perf_counter()
                 self.elapsed_s = now - start
                 out_of_time, save = self._agree(
-                    self.elapsed_s >= budget, now - last_save >= cfg.save_every_minutes * 60
+                    now - session >= budget, now - last_save >= cfg.save_every_minutes * 60
                 )
                 if out_of_time and self.batch_in_epoch < self.steps_per_epoch:
                     stopped = by_budget = True
@@ -339,7 +340,7 @@ class Trainer:
             self.elapsed_s = time.perf_counter() - start
             halt = self.rank == 0 and self.callback is not None and complete
             halt = halt and self.callback(metrics) is False
-            out_of_time, halt = self._agree(self.elapsed_s >= budget, halt)
+            out_of_time, halt = self._agree(time.perf_counter() - session >= budget, halt)
             if out_of_time:
                 stopped = by_budget = True
             if halt:

@@ -28,7 +28,12 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup-epochs", type=float, default=1.0)
-    p.add_argument("--lr-decay", type=float, default=0.96, help="lr factor per epoch after warm-up")
+    p.add_argument(
+        "--lr-decay",
+        type=float,
+        default=None,
+        help="lr factor per epoch after warm-up (default 0.96; may be changed on --resume)",
+    )
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     p.add_argument("--save-every-minutes", type=float, default=10.0)
     p.add_argument("--limit-train", type=int, default=None, help="use the first N train molecules")
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             meta.get("limit_val"),
         )
         overrides = {"device": args.device}
-        for name in ("epochs", "max_minutes"):
+        for name in ("epochs", "max_minutes", "lr_decay"):
             if getattr(args, name) is not None:
                 overrides[name] = getattr(args, name)
         trainer = Trainer.from_state(
@@ -132,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             warmup_epochs=args.warmup_epochs,
-            lr_decay=args.lr_decay,
+            lr_decay=args.lr_decay if args.lr_decay is not None else 0.96,
             max_minutes=args.max_minutes,
             save_every_minutes=args.save_every_minutes,
             seed=args.seed,
