@@ -1,0 +1,136 @@
+"""QM9 data: split, units, atom references, bonds like the readers', shipped checkpoint card."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+pytest.importorskip("pandas")
+from pamnet import qm9  # noqa: E402
+
+try:
+    qm9.csv_dir()
+except Exception:  # noqa: BLE001 - no qm9pack: nothing here can run
+    pytest.skip("qm9pack is not installed", allow_module_level=True)
+
+FIRST = list(range(12))  # methane, ammonia, water, ... in QM9 order
+
+
+@pytest.fixture(scope="module")
+def first() -> qm9.QM9:
+    return qm9.load(FIRST)
+
+
+def test_split_is_deterministic_disjoint_and_documented():
+    a, b = qm9.split(0), qm9.split(0)
+    assert {k: v.numel() for k, v in a.items()} == {"train": 110_000, "val": 10_000,
+                                                     "test": 10_831}  # fmt: skip
+    for k in a:
+        assert torch.equal(a[k], b[k])
+    every = torch.cat([a["train"], a["val"], a["test"]])
+    assert torch.equal(every.sort().values, torch.arange(qm9.NUM_MOLECULES))
+    assert qm9.split_hash(a) == qm9.split_hash(b) != qm9.split_hash(qm9.split(1))
+    meta = qm9.split_metadata(0)
+    assert meta["counts"] == {"train": 110_000, "val": 10_000, "test": 10_831}
+    assert meta["sha256_16"] == qm9.split_hash(a)
+
+
+def test_units_follow_the_paper(first):
+    methane = first.y[0]
+    assert first.smiles[0] == "C" and int(first.index[0]) == 1
+    t = {name: float(v) for name, v in zip(qm9.TARGETS, methane)}
+    assert t["mu"] == pytest.approx(0.0)
+    assert t["alpha"] == pytest.approx(13.21)  # a0^3
+    assert t["homo"] == pytest.approx(-0.3877 * 27.211386)  # Hartree -> eV
+    assert t["gap"] == pytest.approx(0.5048 * 27.211386)
+    assert t["r2"] == pytest.approx(35.3641)  # a0^2
+    assert t["zpve"] == pytest.approx(0.044749 * 27.211386)
+    assert t["u0"] == pytest.approx(-40.47893 * 27.211386)
+    assert t["cv"] == pytest.approx(6.469)  # cal/mol/K
+    assert list(qm9.UNITS) == list(qm9.TARGETS)
+
+
+def test_atom_refs_make_u0_an_atomization_energy(first):
+    ref = qm9.atom_ref()
+    k = qm9.TARGETS.index("u0")
+    assert ref[0][k] == pytest.approx(-13.61312172, abs=1e-6)  # H, eV (PyG's QM9 atomref)
+    assert ref[1][k] == pytest.approx(-1029.86312267, abs=1e-5)  # C
+    assert all(row[0] == 0.0 for row in ref)  # mu has no atom reference
+    # methane: U0 - (C + 4 H) = -0.631066 Ha = -17.172 eV
+    atomization = float(first.y[0, k]) - ref[1][k] - 4 * ref[0][k]
+    assert atomization == pytest.approx(-0.631066 * 27.211386, abs=1e-5)
+
+
+def test_atom_ref_normalization_round_trip(first):
+    from pamnet.data import collate
+    from pamnet.training import to_normalized, to_physical
+
+    norm = qm9.normalization(first)
+    assert norm.per_atom[qm9.TARGETS.index("u0")] and not norm.per_atom[0]
+    batch = collate(first.graphs())
+    raw = to_normalized(first.y, batch, norm)
+    assert_close(to_physical(raw, batch, norm), first.y, rtol=0, atol=1e-9)
+    # normalized atomization energies are O(1), not O(1000 eV / std)
+    assert raw[:, qm9.TARGETS.index("u0")].abs().max() < 5
+
+
+def test_bonds_are_what_the_xyz_reader_gives():
+    from pamnet.featurize import molecule_input
+    from pamnet.io import read
+    from pamnet.io.xyz import format_xyz
+    from pamnet.structure import Structure
+
+    rows = [0, 5, 40, 500, 5000, 40_000, 90_000, 130_000]
+    data = qm9.load(rows)
+    for i in range(len(data)):
+        g = data.graph(i)
+        s = Structure([qm9.ELEMENTS[t] for t in g.atom_type], g.pos.double().numpy())
+        text = format_xyz([s]).encode()
+        ours = {tuple(e) for e in g.bond_index.T.tolist()}
+        app = molecule_input(read(text, fmt="xyz", name="m.xyz")[0])
+        assert ours == {tuple(e) for e in app.bond_index.T.tolist()}, data.smiles[i]
+
+
+def test_cache_matches_a_fresh_parse():
+    if not qm9.cache_path().is_file():
+        pytest.skip("no QM9 cache on this machine")
+    rows = [3, 777, 130_830]
+    cached, fresh = qm9.load(rows), qm9.build(rows)
+    for name in ("pos", "atom_type", "atom_ptr", "bonds", "bond_ptr", "y", "index"):
+        assert torch.equal(getattr(cached, name), getattr(fresh, name)), name
+    assert cached.smiles == fresh.smiles
+
+
+def test_shipped_checkpoint_reproduces_its_card(capsys):
+    from pamnet.checkpoint import load_checkpoint
+    from pamnet.cli import main
+
+    loaded = load_checkpoint(qm9.default_checkpoint())
+    meta = loaded.metadata
+    assert meta["split"]["sha256_16"] == qm9.split_hash(qm9.split(meta["split"]["seed"]))
+    assert meta["geometry"] == "dft" and set(meta["test_mae"]) == set(qm9.TARGETS)
+    assert main(["evaluate", "--limit", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"mae", "units", "n"} and out["n"] == 200
+    assert list(out["mae"]) == list(qm9.TARGETS) and out["units"] == qm9.UNITS
+    stored = meta["test_first200_mae"]
+    for t in qm9.TARGETS:
+        assert math.isclose(out["mae"][t], stored[t], rel_tol=1e-3, abs_tol=1e-6), t
+
+
+def test_train_and_evaluate_cli_on_a_few_molecules(tmp_path, capsys):
+    from pamnet.checkpoint import load_checkpoint
+    from pamnet.cli import main
+
+    args = ["train", "--limit-train", "24", "--limit-val", "8", "--epochs", "1", "--dim", "8",
+            "--n-layer", "1", "--batch-size", "8", "--device", "cpu", "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    loaded = load_checkpoint(tmp_path / "best.pt")
+    assert loaded.targets == list(qm9.TARGETS) and loaded.metadata["data"]["n_train"] == 24
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "best.pt"), "--split", "val",
+                 "--limit", "8", "--json"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 8 and all(math.isfinite(v) for v in out["mae"].values())
