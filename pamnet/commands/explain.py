@@ -23,8 +23,16 @@ def register(sub) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="Integrated Gradients with N steps (0: none; 50 is usually enough for atoms, "
-        "coordinates may need more: check the reported completeness error)",
+        help="Integrated Gradients starting with N steps (0: none; 50 is usually enough "
+        "for atoms, coordinates often need a few hundred: see --ig-tolerance)",
+    )
+    p.add_argument(
+        "--ig-tolerance",
+        type=float,
+        default=0.01,
+        metavar="T",
+        help="double the IG steps (up to 800) until the attributions add up to "
+        "f(input) - f(baseline) within this fraction (0: exactly N steps; default 0.01)",
     )
     p.add_argument(
         "--ig-on",
@@ -121,6 +129,7 @@ def run(args) -> int:
             ig_steps=args.ig_steps,
             ig_target=args.target,
             ig_on=tuple(args.ig_on),
+            ig_tolerance=args.ig_tolerance or None,
             device=args.device,
             **kw,
         )
