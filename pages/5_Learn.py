@@ -160,10 +160,12 @@ shown = cost.rename(
 st.dataframe(shown, hide_index=True)
 if bool(dime["timed"]) and pam["forward_ms"] > 0:
     st.caption(
-        f"Measured just now on one CPU thread of this computer with a one-block model of width 64 "
-        f"(median of up to 3 runs): the DimeNet-style block took "
-        f"{dime['forward_ms'] / pam['forward_ms']:.1f}× as long as PAMNet's. Other work on "
-        "the machine makes these times jumpy; the counts are exact."
+        f"Measured just now on one CPU thread of this computer with a one-block model of "
+        f"width 64 (fastest of up to 5 runs): the DimeNet-style block took "
+        f"{dime['forward_ms'] / pam['forward_ms']:.1f}× as long as PAMNet's. On a small "
+        "molecule fixed per-step overheads hide much of the difference; raise the global "
+        "cutoff or try a bigger molecule and watch the angle terms take over. Other work on "
+        "the machine makes times jumpy; the counts are exact."
     )
 else:
     st.caption(

@@ -76,15 +76,16 @@ def mm_terms(inp: GraphInput, task: str, cutoff_l: float, cutoff_g: float) -> pd
     )  # fmt: skip
 
 
-def _median_time(fn, repeats: int, budget_s: float) -> float:
-    """Median of up to `repeats` runs, fewer once `budget_s` is spent (at least one)."""
+def _best_time(fn, repeats: int, budget_s: float) -> float:
+    """Fastest of up to `repeats` runs, fewer once `budget_s` is spent (at least one):
+    the least disturbed by other work on the machine."""
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < repeats and (not times or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.min(times))
 
 
 def _timing_input(inp: GraphInput, cfg: ModelConfig) -> GraphInput:
@@ -106,7 +107,7 @@ def angle_cost(
     task: str,
     cutoff_l: float,
     cutoff_g: float,
-    repeats: int = 3,
+    repeats: int = 5,
     budget_s: float = 0.5,
     max_terms: int = MAX_TIMED_TERMS,
 ) -> pd.DataFrame:
@@ -119,7 +120,7 @@ def angle_cost(
     the angle terms: triplets, angles, basis, embedding), forward_ms (one block, all
     of it), timed (False when over `max_terms`: counted only). Atom inputs are
     placeholders (any element works; times do not depend on them). Each figure is the
-    median of up to `repeats` runs within `budget_s` seconds, on one CPU thread.
+    fastest of up to `repeats` runs within `budget_s` seconds, on one CPU thread.
     """
     from pamnet.model import PAMNet
     from pamnet.tasks import task_for
@@ -164,10 +165,10 @@ def _time_variants(variants, batch, n, repeats, budget_s, max_terms) -> list[dic
         }
         if row["timed"]:
             model(batch, graphs=graphs)  # warm-up
-            row["angle_ms"] = 1e3 * _median_time(
+            row["angle_ms"] = 1e3 * _best_time(
                 lambda m=model, gr=graphs: m.angle_terms(batch.pos, gr, n), repeats, budget_s
             )
-            row["forward_ms"] = 1e3 * _median_time(
+            row["forward_ms"] = 1e3 * _best_time(
                 lambda m=model, gr=graphs: m(batch, graphs=gr), repeats, budget_s
             )
         rows.append(row)
