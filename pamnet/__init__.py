@@ -29,12 +29,15 @@ _LAZY = {
     "examples": ("pamnet.examples", "list_examples"),
     "example": ("pamnet.examples", "load_example"),
     "show_edges": ("pamnet.viz", "edge_view"),
-    "predict": ("pamnet.predict", "predict"),  # modules callable too: see _callable
+    # Submodules whose main function shares their name: the name is the module
+    # itself, made callable (see _callable), so `from pamnet import predict` and
+    # `pamnet.predict(...)` both work.
+    "predict": ("pamnet.predict", None),
     "Predictor": ("pamnet.predict", "Predictor"),
     "checkpoints": ("pamnet.registry", "list_checkpoints"),
     "load_checkpoint": ("pamnet.registry", "load"),
-    "explain": ("pamnet.explain", "explain"),
-    "finetune": ("pamnet.finetune", "finetune"),
+    "explain": ("pamnet.explain", None),
+    "finetune": ("pamnet.finetune", None),
     "PAMNet": ("pamnet.model", "PAMNet"),
     "ModelConfig": ("pamnet.config", "ModelConfig"),
 }
@@ -45,7 +48,9 @@ __all__ = sorted(_LAZY)
 def __getattr__(name: str):
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
+        value = importlib.import_module(module)
+        if attr is not None:
+            value = getattr(value, attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'pamnet' has no attribute {name!r}")

@@ -149,3 +149,10 @@ def test_predict_sharded_over_two_gloo_ranks(tiny_registry, tmp_path):
     a, b = pd.read_csv(single), pd.read_csv(double)
     assert list(b["name"]) == smiles
     pd.testing.assert_frame_equal(a, b, atol=1e-5)
+
+
+def test_callable_submodules_stay_modules():
+    from pamnet import explain, finetune, predict
+
+    for module, attr in ((predict, "Predictor"), (explain, "Explanation"), (finetune, "load_dataset")):
+        assert callable(module) and hasattr(module, attr)
