@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -7,19 +8,27 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "official-pamnet"
 
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share two cores: one thread each avoids oversubscription, which
+    # slows torch's small kernels many times over. Subprocesses inherit the limit.
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed():
     torch.manual_seed(0)
     yield
 
 
 def pytest_collection_modifyitems(config, items):
-    if torch.cuda.is_available():
-        return
     skip = pytest.mark.skip(reason="needs a CUDA device")
     for item in items:
-        if "cuda" in item.keywords:
+        if "cuda" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip)
+        if "browser" in item.nodeid.split("::")[0].split("/"):
+            # One worker runs every browser test, so one app server serves them all.
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 TINY_TARGETS = ["homo", "u0"]
