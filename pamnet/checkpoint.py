@@ -12,6 +12,7 @@ A checkpoint is a dict::
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,9 @@ def save_checkpoint(
         "targets": list(targets),
         "units": dict(units or {}),
         "normalization": normalization.to_dict() if normalization else None,
-        "metadata": dict(metadata or {}),
+        # Plain JSON types only: anything else (a str subclass such as torch.__version__,
+        # a Path, numpy scalars) would make the file unloadable with weights_only=True.
+        "metadata": json.loads(json.dumps(dict(metadata or {}), default=_plain)),
     }
     if isinstance(path, (str, os.PathLike)):
         path = Path(path)
@@ -99,6 +102,12 @@ def save_checkpoint(
         os.replace(tmp, path)  # never leave a half-written checkpoint behind
     else:
         torch.save(payload, path)
+
+
+def _plain(obj):
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return obj.tolist()
+    return str(obj)
 
 
 def read_payload(path: str | os.PathLike | io.BytesIO) -> dict:

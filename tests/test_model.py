@@ -180,3 +180,13 @@ def test_smaller_basis_sizes_are_slices_of_the_precomputed_forms():
         torch.testing.assert_close(ours(x), ref(x), atol=0, rtol=0)
     for ours, ref in zip(angular, derived["ANGULAR"], strict=True):
         torch.testing.assert_close(ours(x), ref(x), atol=0, rtol=0)
+
+
+def test_metadata_is_stored_as_plain_data(tmp_path):
+    import numpy as np
+
+    model = tiny_model()
+    meta = {"torch": torch.__version__, "path": tmp_path, "x": np.float32(1.5), "v": np.arange(2)}
+    save_checkpoint(tmp_path / "m.pt", model, ["y"], metadata=meta)
+    loaded = load_checkpoint(tmp_path / "m.pt")  # weights_only=True
+    assert loaded.metadata == {"torch": str(torch.__version__), "path": str(tmp_path), "x": 1.5, "v": [0, 1]}
