@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import Batch, GraphInput, collate
+from pamnet.device import resolve
 from pamnet.ema import EMA
 from pamnet.errors import CheckpointError, ConfigError, DataError
 from pamnet.model import PAMNet
@@ -175,14 +176,6 @@ def mae(pred: Tensor, y: Tensor) -> Tensor:
     return torch.where(mask, err, 0.0).sum(0) / mask.sum(0)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but PyTorch sees no CUDA GPU")
-    return torch.device(name)
-
-
 # --- distributed hook ---------------------------------------------------------
 def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
     """(rank, world size, device); initialises torch.distributed under torchrun."""
@@ -240,7 +233,7 @@ class Trainer:
         self.units, self.metadata = dict(units or {}), dict(metadata or {})
         self.callback = callback
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.rank, self.world, self.device = _distributed(resolve_device(config.device))
+        self.rank, self.world, self.device = _distributed(resolve(config.device))
         self.model = model.to(self.device)
         self.net: nn.Module = self.model
         if self.world > 1:

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     from pamnet import qm9
     from pamnet.checkpoint import load_checkpoint
+    from pamnet.device import resolve as resolve_device
     from pamnet.registry import resolve
-    from pamnet.training import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
