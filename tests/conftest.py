@@ -1,12 +1,7 @@
 import os
-from pathlib import Path
 
 import pytest
 import torch
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SHARED_REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "official-pamnet"
-
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two workers share two cores: one thread each avoids oversubscription, which
@@ -29,9 +24,6 @@ def pytest_collection_modifyitems(config, items):
         if "browser" in item.nodeid.split("::")[0].split("/"):
             # One worker runs every browser test, so one app server serves them all.
             item.add_marker(pytest.mark.xdist_group("browser"))
-
-
-TINY_TARGETS = ["homo", "u0"]
 
 
 @pytest.fixture()

@@ -189,4 +189,9 @@ def test_metadata_is_stored_as_plain_data(tmp_path):
     meta = {"torch": torch.__version__, "path": tmp_path, "x": np.float32(1.5), "v": np.arange(2)}
     save_checkpoint(tmp_path / "m.pt", model, ["y"], metadata=meta)
     loaded = load_checkpoint(tmp_path / "m.pt")  # weights_only=True
-    assert loaded.metadata == {"torch": str(torch.__version__), "path": str(tmp_path), "x": 1.5, "v": [0, 1]}
+    assert loaded.metadata == {
+        "torch": str(torch.__version__),
+        "path": str(tmp_path),
+        "x": 1.5,
+        "v": [0, 1],
+    }

@@ -18,7 +18,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "strip outputs"
     monkeypatch.setenv("PAMNET_DATA_DIR", os.environ.get("PAMNET_DATA_DIR") or str(tmp_path))
-    client = NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     t = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - t

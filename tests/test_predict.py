@@ -8,7 +8,9 @@ import torch
 
 from pamnet.cli import main
 from pamnet.predict import Predictor, to_frame, to_sdf
-from tests.conftest import TINY_TARGETS as TARGETS
+from pamnet.testing import TINY_TARGETS
+
+TARGETS = list(TINY_TARGETS)
 
 
 def test_predict_smiles_with_attention_sums(tiny_registry):
@@ -154,5 +156,9 @@ def test_predict_sharded_over_two_gloo_ranks(tiny_registry, tmp_path):
 def test_callable_submodules_stay_modules():
     from pamnet import explain, finetune, predict
 
-    for module, attr in ((predict, "Predictor"), (explain, "Explanation"), (finetune, "load_dataset")):
+    for module, attr in (
+        (predict, "Predictor"),
+        (explain, "Explanation"),
+        (finetune, "load_dataset"),
+    ):
         assert callable(module) and hasattr(module, attr)
