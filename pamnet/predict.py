@@ -161,14 +161,16 @@ class Predictor:
             warnings.append(
                 f"geometry: model trained on {expected.upper()} geometries, this one is {got}"
             )
+        # `pamnet train` records data.name; the dataset line is free text for people
+        qm9_model = (meta.get("data") or {}).get("name") == "qm9"
         if self.task == "molecule":
             heavy = sum(e != "H" for e in structure.elements)
-            if meta.get("dataset") == "qm9" and heavy > QM9_MAX_HEAVY:
+            if qm9_model and heavy > QM9_MAX_HEAVY:
                 warnings.append(
                     f"size: {heavy} heavy atoms, QM9 molecules have at most {QM9_MAX_HEAVY}; extrapolation"
                 )
             charges = getattr(structure, "formal_charges", None)
-            if charges is not None and int(np.abs(charges).sum()) and meta.get("dataset") == "qm9":
+            if charges is not None and int(np.abs(charges).sum()) and qm9_model:
                 warnings.append("charge: QM9 molecules are neutral; formal charges are ignored")
             if not any(e == "H" for e in structure.elements) and structure.n_atoms > 1:
                 warnings.append("hydrogens: none present; QM9 models expect explicit hydrogens")

@@ -159,7 +159,7 @@ def write_tiny_registry(folder) -> dict[str, str]:
         list(TINY_TARGETS),
         {"homo": "eV", "u0": "eV"},
         norm,
-        {"dataset": "qm9", "geometry": "dft"},
+        {"dataset": "QM9 (tiny test model)", "geometry": "dft", "data": {"name": "qm9"}},
     )
     (ckpts / "tiny.md").write_text("# tiny\nA test model (untrained).")
     return {

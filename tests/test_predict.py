@@ -29,6 +29,15 @@ def test_predict_smiles_with_attention_sums(tiny_registry):
     assert rows[1].values["u0"] < rows[0].values["u0"] < -1000
 
 
+def test_shipped_qm9_model_warns_outside_its_domain():
+    # the shipped model's own metadata (as `pamnet train` wrote it) must trigger the checks
+    pred = Predictor.from_name("qm9_pamnet", "cpu")
+    big, charged = pred.predict(["CCCCCCCCCCCC", "C[NH3+]"])
+    assert any(w.startswith("size: 12 heavy atoms") for w in big.warnings)
+    assert any(w.startswith("charge:") for w in charged.warnings)
+    assert not any(w.startswith(("size:", "charge:")) for w in pred.predict(["CCO"])[0].warnings)
+
+
 def test_bad_rows_do_not_stop_the_batch(tiny_registry):
     rows = Predictor.from_name("tiny", "cpu").predict(["CCO", "CCS", "not a smiles((", "C"])
     assert [r.ok for r in rows] == [True, False, False, True]

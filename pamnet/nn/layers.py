@@ -96,7 +96,9 @@ class GlobalLayer(_Head):
         self.W_edge_attr.reset_parameters()
 
     def forward(self, x: Tensor, rbf: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        recv, send = (edge_index[1], edge_index[0]) if self.flow == "source_to_target" else edge_index
+        recv, send = (
+            (edge_index[1], edge_index[0]) if self.flow == "source_to_target" else edge_index
+        )
         res_x = x
         x = self.mlp_x1(x)
         # mlp_m(cat[x_recv, x_send, rbf]): project per atom, then gather (same math,
