@@ -28,30 +28,7 @@ if not infos:
     st.stop()
 
 
-def _checkpoint_changed() -> None:
-    sess.checkpoint = st.session_state["predict.checkpoint"]
-
-
-names = list(infos)
-chosen = checkpoint_name(sess)
-st.selectbox(
-    "Checkpoint",
-    names,
-    index=names.index(chosen),
-    key="predict.checkpoint",
-    on_change=_checkpoint_changed,
-    format_func=lambda n: f"{n} ({infos[n].task}; {', '.join(infos[n].targets)})",
-)
-info = infos[st.session_state["predict.checkpoint"]]
-sess.checkpoint = info.name
-with st.expander("Model card"):
-    st.markdown(info.card or "This checkpoint has no model card.")
-    targets = ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
-    st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets} · {info.path}"))
-device = "auto"
-st.caption(f"Runs on {cache.device_label(device)}.")
-
-# --- what to predict ------------------------------------------------------------------
+# --- what to predict, and with which checkpoint ------------------------------------------
 modes = ["Current structure", "One SMILES", "Batch: CSV of SMILES", "Batch: SDF file"]
 mode = st.radio(
     "Input",
@@ -60,6 +37,35 @@ mode = st.radio(
     horizontal=True,
     key="predict.mode",
 )
+
+
+def _checkpoint_changed() -> None:
+    sess.checkpoint = st.session_state["predict.checkpoint"]  # the user's pick outlives pages
+
+
+# Until the user picks one, the default follows the input: SMILES are built with MMFF.
+geometry = "mmff" if mode in modes[1:3] else None
+st.session_state["predict.checkpoint"] = checkpoint_name(sess, geometry)
+names = list(infos)
+st.selectbox(
+    "Checkpoint",
+    names,
+    key="predict.checkpoint",
+    on_change=_checkpoint_changed,
+    format_func=lambda n: f"{n} ({infos[n].task}; {', '.join(infos[n].targets)})",
+)
+info = infos[st.session_state["predict.checkpoint"]]
+with st.expander("Model card"):
+    st.markdown(info.card or "This checkpoint has no model card.")
+    targets = ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
+    st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets} · {info.path}"))
+device = "auto"
+where = f"on {cache.device_label(device)}"
+if info.geometry == "any":
+    st.caption(f"Runs {where}.")
+else:
+    st.caption(f"Trained on {ui.md(info.geometry.upper())} geometries; runs {where}.")
+
 items: list = []
 names_col: tuple[str, ...] | None = None
 if mode == "Current structure":

@@ -101,7 +101,7 @@ if not infos:
         st.warning("No checkpoint found: put a `.pt` checkpoint in `checkpoints/`, then reload.")
     st.stop()
 names = list(infos)
-preferred = checkpoint_name(sess)
+preferred = checkpoint_name(sess, structure.geometry)
 chosen = st.selectbox(
     "Checkpoint",
     names,

@@ -184,10 +184,11 @@ infos = {i.name: i for i in cache.checkpoints() if i.task == "molecule"}
 if not infos:
     st.warning("No small-molecule checkpoint found, so this step is off.")
     st.stop()
-name = registry.DEFAULT_MOLECULE if registry.DEFAULT_MOLECULE in infos else next(iter(infos))
+default = registry.default_name("mmff")  # the molecules here are built from SMILES
+name = default if default in infos else next(iter(infos))
 info = infos[name]
 trained = "training" in info.metadata or "test_mae" in info.metadata
-if name != registry.DEFAULT_MOLECULE or not trained:
+if name != default or not trained:
     st.info(
         f"Using the checkpoint **{ui.md(name)}**"
         + (

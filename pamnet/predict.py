@@ -244,10 +244,15 @@ def predict(
     attention: bool = False,
     **kw,
 ) -> PredictionSet:
-    """Predict with a named or path checkpoint (default: the shipped QM9 model)."""
+    """Predict with a named or path checkpoint (default: the shipped QM9 model for the
+    inputs' geometry, `pamnet.registry.default_name`)."""
+    from pamnet import registry
+
     if isinstance(items, str) or not isinstance(items, Iterable):
         items = [items]
-    return Predictor.from_name(checkpoint, device).predict(items, attention=attention, **kw)
+    items = list(items)
+    name = checkpoint or registry.default_name(registry.input_geometry(items))
+    return Predictor.from_name(name, device).predict(items, attention=attention, **kw)
 
 
 def to_frame(predictions: list[Prediction]):

@@ -4,7 +4,9 @@ Shipped checkpoints sit in the repository's `checkpoints/` (or
 `$PAMNET_CHECKPOINTS`); checkpoints made by fine-tuning jobs sit in
 `<data dir>/checkpoints` (see `pamnet.paths`). A name is a
 file stem from either place; anything else is taken as a path. The default is
-the shipped QM9 model (`$PAMNET_DEFAULT_CHECKPOINT` overrides it).
+the shipped QM9 model trained on DFT geometries, or, for structures built from
+SMILES (MMFF/UFF/ETKDG geometries), the one trained on MMFF geometries when it is
+shipped (`default_name`); `$PAMNET_DEFAULT_CHECKPOINT` overrides both.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pamnet.checkpoint import LoadedModel, load_checkpoint, read_payload
 from pamnet.errors import CheckpointError
 from pamnet.paths import shipped_dir, user_dir
 
-DEFAULT_MOLECULE = "qm9_pamnet"
+DEFAULT_MOLECULE = "qm9_pamnet"  # trained on QM9's DFT geometries
+DEFAULT_SMILES = "qm9_pamnet_mmff"  # trained on geometries built like our SMILES reader's
+BUILT_GEOMETRIES = ("mmff", "uff", "etkdg")  # Structure.geometry of SMILES-built input
 
 
 @dataclass
@@ -73,9 +77,32 @@ def list_checkpoints(task: str | None = None) -> list[CheckpointInfo]:
     return out
 
 
-def resolve(name_or_path: str | os.PathLike | None = None) -> Path:
-    """A checkpoint's path from its name (see module doc) or a path; None = default QM9 model."""
-    name = str(name_or_path or os.environ.get("PAMNET_DEFAULT_CHECKPOINT") or DEFAULT_MOLECULE)
+def default_name(geometry: str | None = None) -> str:
+    """Name of the default checkpoint for inputs of this `Structure.geometry`:
+    `$PAMNET_DEFAULT_CHECKPOINT` when set; else the MMFF-trained QM9 model for
+    SMILES-built geometries when it is shipped; else the DFT-trained QM9 model."""
+    env = os.environ.get("PAMNET_DEFAULT_CHECKPOINT")
+    if env:
+        return env
+    if geometry in BUILT_GEOMETRIES and (shipped_dir() / f"{DEFAULT_SMILES}.pt").is_file():
+        return DEFAULT_SMILES
+    return DEFAULT_MOLECULE
+
+
+def input_geometry(items) -> str | None:
+    """'mmff' when every item is a SMILES string or a SMILES-built structure (what
+    `default_name` needs to pick the MMFF-trained model), else None."""
+    items = list(items)
+    built = [
+        isinstance(it, str) or getattr(it, "geometry", None) in BUILT_GEOMETRIES for it in items
+    ]
+    return "mmff" if items and all(built) else None
+
+
+def resolve(name_or_path: str | os.PathLike | None = None, geometry: str | None = None) -> Path:
+    """A checkpoint's path from its name (see module doc) or a path; None = the default
+    for inputs of `geometry` (`default_name`)."""
+    name = str(name_or_path or default_name(geometry))
     for folder in (shipped_dir(), user_dir()):
         candidate = folder / f"{name}.pt"
         if candidate.is_file():

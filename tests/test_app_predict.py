@@ -113,3 +113,21 @@ def test_no_checkpoint_keeps_the_page_usable(app, tmp_path, monkeypatch):
     at = app.switch_page("pages/2_Predict.py").run()
     assert not at.exception
     assert "No checkpoint found" in at.warning[0].value
+
+
+def test_smiles_input_defaults_to_the_mmff_model_until_the_user_picks(app, tiny_registry, monkeypatch):
+    import shutil
+
+    from pamnet import registry
+
+    for name in (registry.DEFAULT_MOLECULE, registry.DEFAULT_SMILES):
+        shutil.copy(tiny_registry / "tiny.pt", tiny_registry / f"{name}.pt")
+    monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT")
+    at = app.switch_page("pages/2_Predict.py").run()
+    assert at.radio(key="predict.mode").value == "One SMILES"
+    assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_SMILES
+    at.radio(key="predict.mode").set_value("Batch: SDF file").run()  # files: the DFT model
+    assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_MOLECULE
+    at.selectbox(key="predict.checkpoint").set_value("tiny").run()
+    at.radio(key="predict.mode").set_value("One SMILES").run()  # a pick sticks
+    assert at.selectbox(key="predict.checkpoint").value == "tiny"

@@ -171,3 +171,21 @@ def test_callable_submodules_stay_modules():
         (finetune, "load_dataset"),
     ):
         assert callable(module) and hasattr(module, attr)
+
+
+def test_default_checkpoint_follows_the_input_geometry(tmp_path, monkeypatch):
+    from pamnet import registry
+    from pamnet.structure import Structure
+
+    monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT", raising=False)
+    monkeypatch.setenv("PAMNET_CHECKPOINTS", str(tmp_path))
+    (tmp_path / "qm9_pamnet.pt").write_bytes(b"")
+    assert registry.default_name("mmff") == "qm9_pamnet"  # no MMFF-trained model shipped
+    (tmp_path / "qm9_pamnet_mmff.pt").write_bytes(b"")
+    assert registry.default_name("mmff") == registry.default_name("etkdg") == "qm9_pamnet_mmff"
+    assert registry.default_name("file") == registry.default_name(None) == "qm9_pamnet"
+    water = Structure(["O", "H", "H"], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    assert registry.input_geometry(["CCO", "C"]) == "mmff"
+    assert registry.input_geometry(["CCO", water]) is None
+    monkeypatch.setenv("PAMNET_DEFAULT_CHECKPOINT", "mine")
+    assert registry.default_name("mmff") == "mine"

@@ -134,3 +134,49 @@ def test_train_and_evaluate_cli_on_a_few_molecules(tmp_path, capsys):
                  "--limit", "8", "--json"]) == 0  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 8 and all(math.isfinite(v) for v in out["mae"].values())
+
+
+def test_mmff_molecules_are_what_the_smiles_reader_builds():
+    from pamnet.featurize import molecule_input
+    from pamnet.io import from_smiles
+
+    data = qm9.load([5, 20, 1000, 50_000])
+    mmff, kept = qm9.build_mmff(data)
+    assert kept == [0, 1, 2, 3]
+    assert torch.equal(mmff.y, data.y) and torch.equal(mmff.index, data.index)
+    for k in range(len(kept)):
+        ours, app = mmff.graph(k), molecule_input(from_smiles(data.smiles[k]))
+        assert torch.equal(ours.atom_type, app.atom_type)
+        assert_close(ours.pos, app.pos)
+        assert set(map(tuple, ours.bond_index.T.tolist())) == set(
+            map(tuple, app.bond_index.T.tolist())
+        )
+        assert not torch.equal(ours.pos, data.graph(k).pos)  # not the DFT geometry
+
+
+def test_mmff_cache_serves_any_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAMNET_DATA_DIR", str(tmp_path))
+    real = qm9.load  # "all of QM9" is its first 6 molecules here
+
+    monkeypatch.setattr(qm9, "load", lambda rows=None: real(range(6) if rows is None else rows))
+    everything, source = qm9.load_mmff()
+    assert qm9.mmff_cache_path().is_file() and source == list(range(6))
+    part, kept = qm9.load_mmff([4, 1, 100])  # 100 is not in this cache: left out
+    assert kept == [0, 1] and part.smiles == [everything.smiles[4], everything.smiles[1]]
+    assert torch.equal(part.graph(0).pos, everything.graph(4).pos)
+
+
+def test_train_on_mmff_geometries_from_the_shipped_model(tmp_path):
+    from pamnet.checkpoint import load_checkpoint
+    from pamnet.cli import main
+
+    shipped = load_checkpoint(qm9.default_checkpoint())
+    args = ["train", "--geometry", "mmff", "--init", "qm9_pamnet", "--limit-train", "16",
+            "--limit-val", "8", "--epochs", "1", "--batch-size", "8", "--device", "cpu",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    tuned = load_checkpoint(tmp_path / "best.pt")
+    meta = tuned.metadata
+    assert meta["geometry"] == "mmff" and meta["init"]["checkpoint"] == "qm9_pamnet.pt"
+    assert tuned.config == shipped.config and tuned.normalization == shipped.normalization
+    assert tuned.targets == shipped.targets

@@ -45,10 +45,13 @@ def checkpoints() -> list[registry.CheckpointInfo]:
     return _list_checkpoints(_checkpoint_files())
 
 
-def default_checkpoint(infos: list[registry.CheckpointInfo]) -> str | None:
-    """Name of the registry's default checkpoint if listed, else the first, else None."""
+def default_checkpoint(
+    infos: list[registry.CheckpointInfo], geometry: str | None = None
+) -> str | None:
+    """Name of the registry's default checkpoint for inputs of `geometry` if listed, else
+    the first, else None."""
     try:
-        stem = registry.resolve(None).stem
+        stem = registry.resolve(None, geometry).stem
     except registry.CheckpointError:
         stem = None
     names = [i.name for i in infos]

@@ -9,12 +9,15 @@ from ui.cache import checkpoints, default_checkpoint, device_label
 from ui.text import md
 
 
-def checkpoint_name(sess: Session) -> str | None:
-    """The session's checkpoint if it still exists, else the default one, else None."""
+def checkpoint_name(sess: Session, geometry: str | None = None) -> str | None:
+    """The checkpoint the user picked if it still exists, else the default one for inputs
+    of `geometry` (default: the current structure's), else None."""
     infos = checkpoints()
     if sess.checkpoint in {i.name for i in infos}:
         return sess.checkpoint
-    return default_checkpoint(infos)
+    if geometry is None and sess.structure is not None:
+        geometry = sess.structure.geometry
+    return default_checkpoint(infos, geometry)
 
 
 def sidebar(sess: Session) -> None:

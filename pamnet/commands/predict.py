@@ -44,6 +44,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from pamnet import registry
     from pamnet.errors import PamnetError
     from pamnet.finetune.shard import gather, shard
     from pamnet.io import read
@@ -56,7 +57,9 @@ def run(args) -> int:
         Path(args.output or "").suffix.lower(), "csv"
     )
     _, device = _distributed(args.device)
-    predictor = Predictor.from_name(args.checkpoint, device)
+    # no --checkpoint: the MMFF-trained model when every input is a SMILES
+    geometry = None if args.files else "mmff"
+    predictor = Predictor.from_name(args.checkpoint or registry.default_name(geometry), device)
     items: list = []  # structures and SMILES; a Prediction for a file that could not be read
     for path in args.files:
         try:

@@ -20,6 +20,21 @@ def register(subparsers) -> None:
     p.add_argument(
         "--targets", nargs="+", default=None, help="subset of QM9 targets (default all 12)"
     )
+    p.add_argument(
+        "--geometry",
+        default="dft",
+        choices=["dft", "mmff"],
+        help="dft: QM9's geometries; mmff: each molecule rebuilt from its SMILES as the app "
+        "builds SMILES input (cached after the first build, ~20 CPU-minutes)",
+    )
+    p.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        default=None,
+        help="start from this checkpoint's weights, targets and normalization "
+        "(e.g. qm9_pamnet to adapt the DFT model to MMFF geometries)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="processes building MMFF geometries")
     p.add_argument("--variant", default="PAMNet", choices=["PAMNet", "PAMNet_s"])
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--n-layer", type=int, default=3)
@@ -47,7 +62,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _datasets(targets: list[str], split_seed: int, limit_train, limit_val):
+def _datasets(
+    targets: list[str], split_seed: int, limit_train, limit_val, geometry="dft", workers=1
+):
     import torch
 
     from pamnet import qm9
@@ -60,8 +77,23 @@ def _datasets(targets: list[str], split_seed: int, limit_train, limit_val):
     parts = qm9.split(split_seed)
     rows_train = parts["train"][:limit_train] if limit_train else parts["train"]
     rows_val = parts["val"][:limit_val] if limit_val else parts["val"]
-    data = qm9.load(torch.cat([rows_train, rows_val]))  # only these rows parsed without a cache
-    n = len(rows_train)
+    rows = torch.cat([rows_train, rows_val])
+    if geometry == "dft":
+        data = qm9.load(rows)  # only these rows parsed without a cache
+        n = len(rows_train)
+    else:
+
+        def progress(done, total):
+            if done % 10_000 == 0:
+                print(f"MMFF geometries: {done}/{total}", flush=True)
+
+        limited = limit_train or limit_val
+        if limited or qm9.mmff_cache_path().is_file():
+            data, kept = qm9.load_mmff(rows, workers=workers, progress=progress)
+        else:  # build (and cache) all of QM9 once, then select
+            qm9.load_mmff(workers=workers, progress=progress)
+            data, kept = qm9.load_mmff(rows)
+        n = sum(k < len(rows_train) for k in kept)  # molecules that failed are left out
     train, val = data.subset(range(n)), data.subset(range(n, len(data)))
     return (
         GraphDataset(train.graphs(), train.y[:, cols].clone()),
@@ -69,6 +101,23 @@ def _datasets(targets: list[str], split_seed: int, limit_train, limit_val):
         train,
         cols,
     )
+
+
+def _init_metadata(init, name) -> dict | None:
+    """Where the starting weights came from (name, file hash, its own training record)."""
+    if init is None:
+        return None
+    import hashlib
+
+    from pamnet import registry
+
+    path = registry.resolve(name)
+    return {
+        "checkpoint": path.name,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+        "geometry": init.metadata.get("geometry"),
+        "training": init.metadata.get("training"),
+    }
 
 
 def _print_epoch(m) -> None:
@@ -101,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
             meta.get("split_seed", 0),
             meta.get("limit_train"),
             meta.get("limit_val"),
+            state["metadata"].get("geometry", "dft"),
+            args.workers,
         )
         overrides = {"device": args.device}
         for name in ("epochs", "max_minutes", "lr_decay"):
@@ -111,27 +162,46 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"resuming at epoch {trainer.epoch}, step {trainer.step}", flush=True)
     else:
-        targets = list(args.targets or qm9.TARGETS)
+        init = None
+        if args.init:
+            from pamnet import registry
+
+            init = registry.load(args.init)
+            if args.targets and list(args.targets) != list(init.targets):
+                raise ConfigError(
+                    f"--init {args.init} predicts {init.targets}; leave out --targets "
+                    "or give exactly those"
+                )
+        targets = list(init.targets if init else (args.targets or qm9.TARGETS))
         train, val, train_q9, cols = _datasets(
-            targets, args.split_seed, args.limit_train, args.limit_val
-        )
-        full = qm9.normalization(train_q9)
-        norm = Normalization(
-            mean=[full.mean[c] for c in cols],
-            std=[full.std[c] for c in cols],
-            per_atom=[full.per_atom[c] for c in cols],
-            atom_ref=[[row[c] for c in cols] for row in full.atom_ref],
+            targets,
+            args.split_seed,
+            args.limit_train,
+            args.limit_val,
+            args.geometry,
+            args.workers,
         )
         torch.manual_seed(args.seed)
-        model = PAMNet(
-            ModelConfig(
-                variant=args.variant,
-                dim=args.dim,
-                n_layer=args.n_layer,
-                cutoff_g=args.cutoff_g,
-                num_targets=len(targets),
+        if init is not None:
+            # the starting model's scales stay: its weights were learned against them
+            model, norm = init.model, init.normalization
+        else:
+            full = qm9.normalization(train_q9)
+            norm = Normalization(
+                mean=[full.mean[c] for c in cols],
+                std=[full.std[c] for c in cols],
+                per_atom=[full.per_atom[c] for c in cols],
+                atom_ref=[[row[c] for c in cols] for row in full.atom_ref],
             )
-        )
+            model = PAMNet(
+                ModelConfig(
+                    variant=args.variant,
+                    dim=args.dim,
+                    n_layer=args.n_layer,
+                    cutoff_g=args.cutoff_g,
+                    num_targets=len(targets),
+                )
+            )
         config = TrainConfig(
             epochs=args.epochs or 5,
             batch_size=args.batch_size,
@@ -145,8 +215,13 @@ def run(args: argparse.Namespace) -> int:
         )
         metadata = {
             "dataset": "QM9 (qm9pack CSVs, 130,831 molecules, B3LYP/6-31G(2df,p))",
-            "geometry": "dft",
-            "bonds": "perceived from the geometry like the XYZ reader (Structure.perceive_bonds)",
+            "geometry": args.geometry,
+            "bonds": (
+                "perceived from the geometry like the XYZ reader (Structure.perceive_bonds)"
+                if args.geometry == "dft"
+                else "from the SMILES (as for SMILES input in the app)"
+            ),
+            "init": _init_metadata(init, args.init),
             "split": qm9.split_metadata(args.split_seed),
             "data": {
                 "name": "qm9",
