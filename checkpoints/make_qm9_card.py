@@ -78,7 +78,12 @@ def main() -> None:
     p.add_argument("--select-n", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--hardware", default="2-core CPU (shared), 1 torch thread, no GPU")
-    p.add_argument("--out", type=Path, default=HERE / "qm9_pamnet.pt")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: checkpoints/qm9_pamnet.pt, or qm9_pamnet_mmff.pt for an MMFF-geometry run",
+    )
     p.add_argument("--card-only", action="store_true", help="rewrite the .md from --out's metadata")
     p.add_argument(
         "--benchmark",
@@ -88,6 +93,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.card_only:
+        args.out = args.out or HERE / "qm9_pamnet.pt"
         loaded = load_checkpoint(args.out)
         if args.benchmark:
             meta = {**loaded.metadata}
@@ -99,8 +105,11 @@ def main() -> None:
                 args.out, loaded.model, loaded.targets, loaded.units, loaded.normalization, meta
             )
             loaded = load_checkpoint(args.out)
-        state_mb = (args.out.parent / "state" / "qm9_pamnet_state.pt").stat().st_size / 2**20
-        args.out.with_suffix(".md").write_text(card(loaded.metadata, loaded, state_mb))
+        state_mb = _state_path(args.out).stat().st_size / 2**20
+        write = card if loaded.metadata.get("geometry") == "dft" else card_mmff
+        args.out.with_suffix(".md").write_text(
+            write(loaded.metadata, loaded, state_mb, name=args.out.stem)
+        )
         return
 
     chosen, scores = _select(args.run, args.select_n)
@@ -109,37 +118,35 @@ def main() -> None:
     state = load_state(args.run / "state.pt")
     log = [json.loads(line) for line in (args.run / "log.jsonl").read_text().splitlines()]
 
-    test, t_test = _timed(qm9.evaluate, loaded, "test", args.test_limit)
-    first200 = qm9.evaluate(loaded, "test", 200)
-    print(f"test ({test['n']} molecules, {t_test:.0f} s):", test["mae"], flush=True)
-    mmff, t_mmff = _timed(qm9.evaluate, loaded, "test", args.mmff_n, "mmff")
-    # DFT MAE on exactly the molecules that the MMFF evaluation kept
-    rows = qm9.split(loaded.metadata["split"]["seed"])["test"][: args.mmff_n]
-    data = qm9.load(rows)
-    _, kept = qm9.mmff_graphs(data)
-    from pamnet.training import mae, predict
-
-    pred = predict(loaded.model, data.graphs(kept), loaded.normalization)
-    dft_same = {t: float(e) for t, e in zip(loaded.targets, mae(pred, data.y[kept]))}
-    ratio = {t: mmff["mae"][t] / dft_same[t] for t in loaded.targets}
-    print(f"mmff ({mmff['n']} kept, {mmff['skipped']} skipped, {t_mmff:.0f} s):", ratio, flush=True)
+    geometry = loaded.metadata.get("geometry", "dft")
+    args.out = args.out or HERE / ("qm9_pamnet.pt" if geometry == "dft" else "qm9_pamnet_mmff.pt")
+    test, t_test = _timed(qm9.evaluate, loaded, "test", args.test_limit, geometry)
+    first200 = qm9.evaluate(loaded, "test", 200, geometry)
+    print(f"test ({test['n']} molecules, {geometry}, {t_test:.0f} s):", test["mae"], flush=True)
+    if geometry == "dft":
+        comparison = {"mmff": _mmff_columns(loaded, args.mmff_n)}
+    else:
+        # the same test molecules three ways: this model on DFT geometries, and the
+        # DFT-trained model on the MMFF and on the DFT geometries
+        dft_model = load_checkpoint(HERE / "qm9_pamnet.pt")
+        comparison = {
+            "this_model_dft_geometry": qm9.evaluate(loaded, "test", args.test_limit, "dft"),
+            "qm9_pamnet_mmff_geometry": qm9.evaluate(dft_model, "test", args.test_limit, "mmff"),
+            "qm9_pamnet_dft_geometry": qm9.evaluate(dft_model, "test", args.test_limit, "dft"),
+        }
+        for k, v in comparison.items():
+            print(k, v["mae"], flush=True)
 
     training = dict(loaded.metadata.get("training", {}))
     rates = [m["molecules_per_s"] for m in log if m.get("complete")]
     meta = {
         **{k: v for k, v in loaded.metadata.items() if k != "training"},
-        "geometry": "dft",
+        "geometry": geometry,
         "test_mae": test["mae"],
         "test_n": test["n"],
+        "test_skipped": test.get("skipped", 0),
         "test_first200_mae": first200["mae"],
-        "mmff": {
-            "n_requested": args.mmff_n,
-            "n": mmff["n"],
-            "skipped": mmff["skipped"],
-            "mae": mmff["mae"],
-            "dft_mae_same_molecules": dft_same,
-            "ratio_mmff_over_dft": ratio,
-        },
+        **comparison,
         "training": {
             **training,
             "selected": chosen.name,
@@ -165,9 +172,37 @@ def main() -> None:
     size_mb = (args.run / "state.pt").stat().st_size / 2**20
     if size_mb < 20:
         (args.out.parent / "state").mkdir(exist_ok=True)
-        shutil.copy(args.run / "state.pt", args.out.parent / "state" / "qm9_pamnet_state.pt")
-    args.out.with_suffix(".md").write_text(card(meta, loaded, size_mb))
+        shutil.copy(args.run / "state.pt", _state_path(args.out))
+    write = card if geometry == "dft" else card_mmff
+    args.out.with_suffix(".md").write_text(write(meta, loaded, size_mb, name=args.out.stem))
     print("wrote", args.out, args.out.with_suffix(".md"))
+
+
+def _state_path(out: Path) -> Path:
+    return out.parent / "state" / f"{out.stem}_state.pt"
+
+
+def _mmff_columns(loaded, n: int) -> dict:
+    """MAE of a DFT-trained model on the first `n` test molecules rebuilt from SMILES,
+    beside its MAE on the DFT geometries of exactly those molecules."""
+    from pamnet.training import mae, predict
+
+    mmff, t_mmff = _timed(qm9.evaluate, loaded, "test", n, "mmff")
+    rows = qm9.split(loaded.metadata["split"]["seed"])["test"][:n]
+    _, kept = qm9.load_mmff(rows)
+    data = qm9.load(rows)
+    pred = predict(loaded.model, data.graphs(kept), loaded.normalization)
+    dft_same = {t: float(e) for t, e in zip(loaded.targets, mae(pred, data.y[kept]))}
+    ratio = {t: mmff["mae"][t] / dft_same[t] for t in loaded.targets}
+    print(f"mmff ({mmff['n']} kept, {mmff['skipped']} skipped, {t_mmff:.0f} s):", ratio, flush=True)
+    return {
+        "n_requested": n,
+        "n": mmff["n"],
+        "skipped": mmff["skipped"],
+        "mae": mmff["mae"],
+        "dft_mae_same_molecules": dft_same,
+        "ratio_mmff_over_dft": ratio,
+    }
 
 
 def _bench(tr: dict) -> str:
@@ -180,8 +215,28 @@ def _bench(tr: dict) -> str:
     )
 
 
-def card(meta: dict, loaded, state_mb: float) -> str:
-    tr, cfg, mm = meta["training"], loaded.config, meta["mmff"]
+def _training_section(meta: dict, loaded) -> str:
+    tr, cfg = meta["training"], loaded.config
+    tc, minutes = tr["train_config"], tr["wall_minutes"]
+    return f"""## Training
+- Model: {cfg.variant}, dim {cfg.dim}, {cfg.n_layer} layers, cutoff_g {cfg.cutoff_g} Å (local graph = bonds),
+  {sum(p.numel() for p in loaded.model.parameters()):,} parameters.
+- Normalization: per-target mean/std of the training set (per atom for alpha, zpve,
+  U0, U, H, G, Cv after atom references; per molecule otherwise); L1 loss on
+  normalized targets, averaged over all 12 with equal weight.
+- Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then ×{tc["lr_decay"]}
+  per epoch, gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
+  seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.
+- Done: {tr["epochs_done_total"]} full epochs + {tr["batches_into_next_epoch"]} batches, {tr["steps_total"]} steps,
+  {minutes} minutes wall clock; shipped weights: `{tr["selected"]}` (lower mean val MAE/std on
+  the first {tr["selection_n"]:,} validation molecules: {", ".join(f"{k} {v:.3f}" for k, v in tr["selection_scores"].items())}).
+- Hardware: {tr["hardware"]}; torch {tr["torch"]}. Throughput while training:
+  {tr["throughput_mol_per_s"]} molecules/s on average (forward + backward; the machine was
+  shared with other work, load average up to ~12 on 2 cores).{_bench(tr)}"""
+
+
+def card(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet") -> str:
+    tr, mm = meta["training"], meta["mmff"]
     tc = tr["train_config"]
     rows = []
     for t in qm9.TARGETS:
@@ -245,21 +300,7 @@ DFT-geometry MAE on those same {mm["n"]} molecules, and the ratio is MMFF / DFT 
 SchNet and DimeNet++ figures are their published QM9 test MAEs (only those quoted in the
 issue; "–" where not quoted). They used other splits and days of GPU training.
 
-## Training
-- Model: {cfg.variant}, dim {cfg.dim}, {cfg.n_layer} layers, cutoff_g {cfg.cutoff_g} Å (local graph = bonds),
-  {sum(p.numel() for p in loaded.model.parameters()):,} parameters.
-- Normalization: per-target mean/std of the training set (per atom for alpha, zpve,
-  U0, U, H, G, Cv after atom references; per molecule otherwise); L1 loss on
-  normalized targets, averaged over all 12 with equal weight.
-- Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then ×{tc["lr_decay"]}
-  per epoch, gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
-  seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.
-- Done: {tr["epochs_done_total"]} full epochs + {tr["batches_into_next_epoch"]} batches, {tr["steps_total"]} steps,
-  {minutes} minutes wall clock; shipped weights: `{tr["selected"]}` (lower mean val MAE/std on
-  the first {tr["selection_n"]:,} validation molecules: {", ".join(f"{k} {v:.3f}" for k, v in tr["selection_scores"].items())}).
-- Hardware: {tr["hardware"]}; torch {tr["torch"]}. Throughput while training:
-  {tr["throughput_mol_per_s"]} molecules/s on average (forward + backward; the machine was
-  shared with other work, load average up to ~12 on 2 cores).{_bench(tr)}
+{_training_section(meta, loaded)}
 
 ## Continue training on a GPU
 The full training state (model, Adam, scheduler, EMA, epoch/batch position, RNG) is
@@ -280,6 +321,84 @@ runs/qm9_gpu` rebuilds this file and the checkpoint.
     pamnet evaluate --split test --json                 # all test molecules, DFT
     pamnet evaluate --split test --limit 200 --json     # stored as test_first200_mae
     pamnet evaluate --split test --limit {mm["n_requested"]} --geometry mmff
+"""
+
+
+def card_mmff(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet_mmff") -> str:
+    init = meta.get("init") or {}
+    same, dft_on_mmff = meta["this_model_dft_geometry"], meta["qm9_pamnet_mmff_geometry"]
+    dft_on_dft = meta["qm9_pamnet_dft_geometry"]
+
+    def pub(table, t):
+        v = table.get(t)
+        return _fmt(t, v / 1000 if v is not None and t in MEV else v)
+
+    rows = []
+    for t in qm9.TARGETS:
+        rows.append(
+            f"| {t} | {_unit(t)} | **{_fmt(t, meta['test_mae'][t])}** | "
+            f"{_fmt(t, dft_on_mmff['mae'][t])} | "
+            f"{dft_on_mmff['mae'][t] / meta['test_mae'][t]:.2f} | "
+            f"{_fmt(t, same['mae'][t])} | {_fmt(t, dft_on_dft['mae'][t])} | "
+            f"{pub(SCHNET, t)} | {pub(DIMENET_PP, t)} |"
+        )
+    split = meta["split"]
+    state_line = (
+        f"`checkpoints/state/{name}_state.pt`"
+        if state_mb < 20
+        else "not shipped (over 20 MB); it stays in the run folder"
+    )
+    return f"""# qm9_pamnet_mmff — PAMNet for SMILES input (all 12 QM9 targets, MMFF geometries)
+
+**The default model for SMILES input.** The app (and `pamnet predict --smiles`,
+`pamnet.predict("CCO")`) builds 3D coordinates from a SMILES with ETKDGv3 + MMFF94.
+A model trained on QM9's DFT geometries (`qm9_pamnet`) is 2–6× less accurate on
+such geometries; this one was trained on them: each QM9 molecule rebuilt from its SMILES
+exactly as the app builds SMILES input (`pamnet.qm9.build_mmff`), with the SMILES's
+bonds as the local graph. It started from `qm9_pamnet`'s weights
+(`{init.get("checkpoint")}`, sha256 `{init.get("sha256")}`) and kept its normalization.
+
+**Status: a demonstration model, far from the published accuracy** (see `qm9_pamnet.md`
+for why: minutes of CPU training, not days of GPU training).
+
+**Geometry it expects: MMFF94 geometries from our SMILES reader** (any SMILES, SDF with
+`geometry=mmff`). For DFT-quality geometries (XYZ/SDF files from quantum chemistry) use
+`qm9_pamnet`; the app picks it for files and warns when a model meets the other kind.
+
+## Data and split
+QM9 from the `qm9pack` CSVs, the same split as `qm9_pamnet` (`{split["method"]}`, seed
+{split["seed"]}, sha256 `{split["sha256_16"]}`): {meta["data"]["n_train"]:,} training and
+{meta["data"]["n_val"]:,} validation molecules rebuilt from SMILES (molecules whose embedding
+fails or whose SMILES formula differs from the DFT molecule are left out).
+
+## Test MAE ({meta["test_n"]:,} test molecules, {meta["test_skipped"]} left out)
+Energies in meV. All columns are the same test molecules. "qm9_pamnet on MMFF" is the
+DFT-trained model on these MMFF geometries (what SMILES input got before this model);
+the ratio is that over this model.
+
+| target | unit | this model, MMFF geometry | qm9_pamnet, MMFF geometry | ratio | this model, DFT geometry | qm9_pamnet, DFT geometry | SchNet | DimeNet++ |
+|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+SchNet and DimeNet++ figures are their published QM9 test MAEs on DFT geometries
+(only those quoted in issue 4).
+
+{_training_section(meta, loaded)}
+
+## Continue training
+The full training state is {state_line}:
+
+    pamnet train --dataset qm9 --resume checkpoints/state/{name}_state.pt \\
+        --epochs 50 --lr-decay 0.95 --device cuda --out runs/qm9_mmff_gpu
+
+then `python checkpoints/make_qm9_card.py --run runs/qm9_mmff_gpu --out
+checkpoints/{name}.pt`.
+
+## Reproduce the figures
+    pamnet train --geometry mmff --init qm9_pamnet ...   # see train_config above
+    pamnet evaluate --checkpoint {name} --split test --json            # MMFF (its geometry)
+    pamnet evaluate --checkpoint {name} --split test --geometry dft --json
+    pamnet evaluate --checkpoint qm9_pamnet --split test --geometry mmff --json
 """
 
 

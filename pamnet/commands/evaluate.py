@@ -22,10 +22,11 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N of the split")
     p.add_argument(
         "--geometry",
-        default="dft",
+        default=None,
         choices=["dft", "mmff"],
         help="dft: QM9's geometries; mmff: rebuilt from each SMILES by our SMILES reader "
-        "(molecules whose embedding fails are skipped and counted)",
+        "(molecules whose embedding fails are skipped and counted); default: the geometry "
+        "the checkpoint was trained on",
     )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
@@ -47,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     path = resolve(args.checkpoint) if args.checkpoint else qm9.default_checkpoint()
     loaded = load_checkpoint(path, device)
-    result = qm9.evaluate(loaded, args.split, args.limit, args.geometry, args.batch_size, device)
+    geometry = args.geometry or ("mmff" if loaded.metadata.get("geometry") == "mmff" else "dft")
+    result = qm9.evaluate(loaded, args.split, args.limit, geometry, args.batch_size, device)
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{loaded.path}: {args.split} split, {args.geometry} geometry, n = {result['n']}")
+    print(f"{loaded.path}: {args.split} split, {geometry} geometry, n = {result['n']}")
     if "skipped" in result:
         print(f"skipped {result['skipped']} molecules (embedding failed or formula differs)")
     for t, v in result["mae"].items():
