@@ -115,7 +115,9 @@ def test_no_checkpoint_keeps_the_page_usable(app, tmp_path, monkeypatch):
     assert "No checkpoint found" in at.warning[0].value
 
 
-def test_smiles_input_defaults_to_the_mmff_model_until_the_user_picks(app, tiny_registry, monkeypatch):
+def test_smiles_input_defaults_to_the_mmff_model_until_the_user_picks(
+    app, tiny_registry, monkeypatch
+):
     import shutil
 
     from pamnet import registry

@@ -133,7 +133,7 @@ def test_molecule_edges_are_bonds_and_nonlocal_pairs(ethanol):
     assert ev.n_local_drawn == ev.n_local_total == len(bonds) == 8
     assert {tuple(p) for p in ev.global_pairs.tolist()} == _brute_pairs(ethanol, 5.0) - bonds
     assert not ev.capped and ev.n_global_drawn == ev.n_global_total
-    assert ev.cylinder_count() == ev.n_local_drawn + ev.n_global_drawn
+    assert ev.cylinder_count() == ev.n_local_drawn and ev.line_count() == ev.n_global_drawn
     js = ev.view.startjs
     assert js.count('"dashed": true') == ev.n_global_drawn
 
@@ -141,7 +141,7 @@ def test_molecule_edges_are_bonds_and_nonlocal_pairs(ethanol):
 def test_cap_toggles_and_rules(ethanol):
     ev = edge_view(ethanol, "molecule", max_global_edges=5)
     assert ev.capped and ev.n_global_drawn == 5 and ev.n_global_total == 28
-    assert ev.cylinder_count() == ev.n_local_drawn + 5
+    assert ev.cylinder_count() == ev.n_local_drawn and ev.line_count() == 5
     d = np.linalg.norm(
         ethanol.coords[ev.global_pairs[:, 0]] - ethanol.coords[ev.global_pairs[:, 1]], axis=1
     )
@@ -158,16 +158,17 @@ def test_cap_toggles_and_rules(ethanol):
     dist = np.arange(10.0)[::-1]
     assert sorted(dist[cap_pairs(dist, 4, "even")]) == [0.0, 3.0, 6.0, 9.0]
     only_g = edge_view(ethanol, show_local=False)
-    assert only_g.n_local_drawn == 0 and only_g.cylinder_count() == only_g.n_global_drawn
+    assert only_g.n_local_drawn == 0 == only_g.cylinder_count()
+    assert only_g.line_count() == only_g.n_global_drawn
     only_l = edge_view(ethanol, show_global=False)
     assert only_l.n_global_drawn == 0 and not only_l.capped
-    assert only_l.cylinder_count() == only_l.n_local_drawn
+    assert only_l.cylinder_count() == only_l.n_local_drawn and only_l.line_count() == 0
 
 
 def test_complex_edges_match_graph_and_focus(complex_pair):
     s, inp = complex_pair
     ev = edge_view(s, "complex", cutoff_l=2.0, cutoff_g=6.0, max_global_edges=40, inp=inp)
-    assert ev.cylinder_count() == ev.n_local_drawn + ev.n_global_drawn
+    assert ev.cylinder_count() == ev.n_local_drawn and ev.line_count() == ev.n_global_drawn
     assert ev.capped and ev.n_global_drawn == 40 < ev.n_global_total
     pairs = np.concatenate([ev.local_pairs, ev.global_pairs])
     assert (pairs[:, 0] < pairs[:, 1]).all() and len(np.unique(pairs, axis=0)) == len(pairs)
@@ -182,7 +183,7 @@ def test_complex_edges_match_graph_and_focus(complex_pair):
     is_lig = np.array(s.roles) == "ligand"
     drawn = np.concatenate([lig.local_pairs, lig.global_pairs])
     assert is_lig[drawn].any(axis=1).all() and not lig.capped
-    assert lig.cylinder_count() == lig.n_local_drawn + lig.n_global_drawn
+    assert lig.cylinder_count() == lig.n_local_drawn and lig.line_count() == lig.n_global_drawn
 
 
 def test_separate_ligand_gives_the_same_graphs(complex_pair):
@@ -213,7 +214,7 @@ def test_rna_rows_map_to_nucleic_heavy_atoms():
     ev = edge_view(rna, "rna", max_global_edges=300)
     drawn = np.concatenate([ev.local_pairs, ev.global_pairs]).ravel()
     assert {rna.elements[i] for i in drawn} <= {"C", "N", "O"}
-    assert ev.capped and ev.cylinder_count() == ev.n_local_drawn + 300
+    assert ev.capped and ev.cylinder_count() == ev.n_local_drawn and ev.line_count() == 300
 
 
 def test_large_structure_draws_cartoon_and_edges_near_focus():
@@ -221,7 +222,7 @@ def test_large_structure_draws_cartoon_and_edges_near_focus():
     assert s.n_atoms > LARGE_STRUCTURE
     ev = edge_view(s, "complex", inp=inp, focus="ligand")
     assert '"cartoon"' in ev.view.startjs
-    assert ev.cylinder_count() == ev.n_local_drawn + ev.n_global_drawn
+    assert ev.cylinder_count() == ev.n_local_drawn and ev.line_count() == ev.n_global_drawn
     stick_ids = [
         json.loads(m)
         for m in re.findall(r'addStyle\(\{"index": (\[[\d, ]*\])\},\{"stick"', ev.view.startjs)

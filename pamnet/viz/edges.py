@@ -31,7 +31,6 @@ from pamnet.viz.view import (
 DEFAULT_CUTOFFS = {"molecule": (5.0, 5.0), "complex": (2.0, 6.0), "rna": (2.6, 20.0)}
 CAP_RULES = ("shortest", "even")
 LOCAL_RADIUS = 0.17  # wider than the sticks (0.12), so local edges show around bonds
-GLOBAL_RADIUS = 0.03
 
 
 def cutoffs_for(task: str, cutoff_l: float | None, cutoff_g: float | None) -> tuple[float, float]:
@@ -277,9 +276,9 @@ def edge_view(
     draw_atoms(v, shown, sticks)
     xyz = np.round(shown.coords, 3)
     for i, j in local_drawn.tolist():
-        v.addCylinder(_cylinder(xyz[i], xyz[j], LOCAL_RADIUS, colors["local"], dashed=False))
+        v.addCylinder(_cylinder(xyz[i], xyz[j], LOCAL_RADIUS, colors["local"]))
     for i, j in glob_drawn.tolist():
-        v.addCylinder(_cylinder(xyz[i], xyz[j], GLOBAL_RADIUS, colors["global"], dashed=True))
+        v.addLine(_dashed_line(xyz[i], xyz[j], colors["global"]))
     zoom(v, focus_idx)
 
     n_g, n_gt = len(glob_drawn), len(glob)
@@ -320,18 +319,21 @@ def edge_view(
     )
 
 
-def _cylinder(a: np.ndarray, b: np.ndarray, radius: float, color: str, dashed: bool) -> dict:
-    spec = {
+def _ends(a: np.ndarray, b: np.ndarray) -> dict:
+    return {
         "start": {"x": float(a[0]), "y": float(a[1]), "z": float(a[2])},
         "end": {"x": float(b[0]), "y": float(b[1]), "z": float(b[2])},
-        "radius": radius,
-        "color": color,
-        "fromCap": 1,
-        "toCap": 1,
     }
-    if dashed:
-        spec.update(dashed=True, dashLength=0.25, gapLength=0.2)
-    return spec
+
+
+def _cylinder(a: np.ndarray, b: np.ndarray, radius: float, color: str) -> dict:
+    return {**_ends(a, b), "radius": radius, "color": color, "fromCap": 1, "toCap": 1}
+
+
+def _dashed_line(a: np.ndarray, b: np.ndarray, color: str) -> dict:
+    # GL lines, not dashed cylinders: 3Dmol builds a cylinder mesh per dash, which made a
+    # binding site's 2,000 non-local edges cost the browser seconds without a GPU
+    return {**_ends(a, b), "color": color, "dashed": True, "dashLength": 0.25, "gapLength": 0.2}
 
 
 __all__ = [

@@ -76,6 +76,10 @@ class MolView:
         """Number of `addCylinder` calls in the view's command list."""
         return self.view.startjs.count(".addCylinder(")
 
+    def line_count(self) -> int:
+        """Number of `addLine` calls in the view's command list."""
+        return self.view.startjs.count(".addLine(")
+
 
 def new_view(s: Structure, width: int, height: int):
     """A py3Dmol view holding `s` as model 0 (written by `molblock`, not copied)."""
