@@ -189,3 +189,30 @@ def test_default_checkpoint_follows_the_input_geometry(tmp_path, monkeypatch):
     assert registry.input_geometry(["CCO", water]) is None
     monkeypatch.setenv("PAMNET_DEFAULT_CHECKPOINT", "mine")
     assert registry.default_name("mmff") == "mine"
+
+
+def test_smiles_go_to_the_mmff_model_files_to_the_dft_one(tiny_registry, monkeypatch, capsys):
+    from pamnet import registry
+    from pamnet.checkpoint import load_checkpoint, save_checkpoint
+    from pamnet.predict import predict
+
+    tiny = load_checkpoint(tiny_registry / "tiny.pt")
+    for name, geometry in ((registry.DEFAULT_MOLECULE, "dft"), (registry.DEFAULT_SMILES, "mmff")):
+        meta = {**tiny.metadata, "geometry": geometry}
+        save_checkpoint(
+            tiny_registry / f"{name}.pt", tiny.model, tiny.targets, tiny.units,
+            tiny.normalization, meta,
+        )  # fmt: skip
+    monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT")
+
+    def geometry_warned(rows) -> list[bool]:
+        return [any(w.startswith("geometry:") for w in r["warnings"]) for r in rows]
+
+    assert main(["predict", "--smiles", "CCO", "C", "--format", "json"]) == 0
+    assert geometry_warned(json.loads(capsys.readouterr().out)) == [False, False]
+    water = tiny_registry / "water.xyz"
+    water.write_text("3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
+    assert main(["predict", str(water), "--smiles", "CCO", "--format", "json"]) == 0
+    assert geometry_warned(json.loads(capsys.readouterr().out)) == [False, True]
+    rows = predict(["CCO"])  # the Python API picks the same way
+    assert not any(w.startswith("geometry:") for w in rows[0].warnings)
