@@ -154,7 +154,10 @@ def test_predict_sharded_over_two_gloo_ranks(tiny_registry, tmp_path):
     base = ["-m", "pamnet", "predict", "--smiles", *smiles, "--checkpoint", "tiny"]
     subprocess.run([sys.executable, *base, "-o", str(single)], env=env, check=True, timeout=120)
     run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    subprocess.run([*run, *base, "-o", str(double)], env=env, check=True, timeout=180)
+    out = subprocess.run(
+        [*run, *base, "-o", str(double)], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     import pandas as pd
 
     a, b = pd.read_csv(single), pd.read_csv(double)

@@ -46,7 +46,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pamnet import registry
     from pamnet.errors import PamnetError
-    from pamnet.finetune.shard import gather, shard
+    from pamnet.finetune.shard import gather, leave, shard
     from pamnet.io import read
     from pamnet.predict import Prediction, Predictor, to_frame, to_sdf
 
@@ -77,6 +77,7 @@ def run(args) -> int:
     for p in local:
         p.input = None  # tensors need not travel between ranks
     preds = gather(local)
+    leave()  # every rank has its share of the gather before any exits
     if preds is None:  # not rank 0
         return 0
 

@@ -28,6 +28,7 @@ from pamnet.errors import ConfigError
 from pamnet.finetune.data import Cancelled, FinetuneData, RowError, load_dataset, split_indices
 from pamnet.finetune.export import export
 from pamnet.finetune.heads import FREEZE_GROUPS, Adapted, adapt, freeze, fresh
+from pamnet.finetune.shard import leave
 from pamnet.model import PAMNet
 
 FRESH = "none"  # --base none: train a new model instead of fine-tuning one
@@ -365,19 +366,10 @@ def run(
     if outcome["status"] == "cancelled" and trainer.rank == 0:
         log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
     rows = [metrics_row(m) for m in result.metrics]
-    _leave_process_group(trainer.world)
+    leave()  # rank 0 exports alone, the others may exit
     if outcome["status"] == "cancelled" or trainer.rank != 0:
         return FinetuneResult(outcome["status"], result.epochs_done, rows)
     return export(config, trainer, result, data, val, val_idx, outcome["status"], rows, log)
-
-
-def _leave_process_group(world: int) -> None:
-    """After training under torchrun: rank 0 exports alone, the others may exit."""
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def _no_progress(history, patience: int, min_rel: float = 1e-4) -> bool:

@@ -52,3 +52,15 @@ def gather(local: Sequence) -> list | None:
     parts = [None] * dist.get_world_size()
     dist.all_gather_object(parts, list(local))
     return unshard(parts) if dist.get_rank() == 0 else None
+
+
+def leave() -> None:
+    """Wait for every rank, then close the process group (no-op without one).
+
+    A rank that exits straight after a collective can close its sockets while a slower
+    peer is still reading from them (Gloo then fails with "connection closed by peer")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
