@@ -72,7 +72,7 @@ def _unit(t: str) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--run", type=Path, help="the training run folder (not for --card-only)")
     p.add_argument("--test-limit", type=int, default=None)
     p.add_argument("--mmff-n", type=int, default=1000)
     p.add_argument(
@@ -121,6 +121,8 @@ def main() -> None:
         )
         return
 
+    if args.run is None:
+        p.error("--run is required unless --card-only")
     chosen, scores = _select(args.run, args.select_n)
     print("selection (mean val MAE/std):", scores, "->", chosen.name, flush=True)
     loaded = load_checkpoint(chosen)
