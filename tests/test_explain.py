@@ -11,8 +11,10 @@ import pytest
 import torch
 
 from pamnet.checkpoint import LoadedModel, Normalization
+from pamnet.errors import ConfigError
 from pamnet.explain import FUNCTIONAL_GROUPS, attribute, explain, match_groups
 from pamnet.explain.groups import NO_GROUP
+from pamnet.structure import Structure
 from pamnet.testing import random_rotation, tiny_model
 
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -111,6 +113,33 @@ def test_ig_on_coordinates_is_complete(exp, loaded):
     assert a.values.shape == (20, 3) and a.n_steps > 25  # 25 steps do not add up: doubled
     assert a.relative_error < 0.01, a.relative_error
     assert exp.attributions["coords:homo"] is a
+
+
+def test_attribute_defaults_to_the_explanations_model_which_copies_do_not_carry(exp, loaded):
+    import copy
+    import pickle
+
+    a = attribute(exp, target="u0", on="atoms", n_steps=50)
+    np.testing.assert_allclose(a.values, exp.attributions["atoms:u0"].values, atol=1e-12)
+    for clone in (pickle.loads(pickle.dumps(exp)), copy.deepcopy(exp)):
+        assert clone.model is None and clone.values == exp.values
+        with pytest.raises(ConfigError, match="pass the checkpoint"):
+            attribute(clone, on="atoms")
+    assert exp.model is loaded
+
+
+def test_default_checkpoint_follows_the_input_like_predict(tiny_registry, monkeypatch):
+    from pamnet import registry
+    from pamnet.checkpoint import load_checkpoint, save_checkpoint
+
+    monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT")
+    tiny = load_checkpoint(tiny_registry / "tiny.pt")
+    for name in (registry.DEFAULT_MOLECULE, registry.DEFAULT_SMILES):
+        save_checkpoint(tiny_registry / f"{name}.pt", tiny.model, tiny.targets, tiny.units,
+                        tiny.normalization, tiny.metadata)  # fmt: skip
+    water = Structure(["O", "H", "H"], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    assert Path(explain("CCO").checkpoint).stem == registry.DEFAULT_SMILES
+    assert Path(explain(water).checkpoint).stem == registry.DEFAULT_MOLECULE
 
 
 def test_per_atom_ig_is_rotation_and_translation_invariant(loaded, molecule):

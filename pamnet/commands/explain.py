@@ -116,13 +116,17 @@ def _text(exp, k: int, top: int) -> str:
 
 
 def run(args) -> int:
+    from pamnet import registry
     from pamnet.explain import explain
     from pamnet.predict import Predictor
 
-    predictor = Predictor.from_name(args.checkpoint, args.device)
+    structures = _structures(args.source)
+    # no --checkpoint: the default for these inputs (the MMFF-trained model for a SMILES)
+    name = args.checkpoint or registry.default_name(registry.input_geometry(structures))
+    predictor = Predictor.from_name(name, args.device)
     kw = {"ligand_resname": args.ligand} if predictor.task == "complex" and args.ligand else {}
     results, texts = [], []
-    for s in _structures(args.source):
+    for s in structures:
         exp = explain(
             s,
             predictor,

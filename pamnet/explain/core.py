@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from pamnet.data import GraphInput, collate
+from pamnet.errors import ConfigError
 from pamnet.explain.attribution import BASELINES, ON, Attribution, integrated_gradients
 from pamnet.explain.attribution import private_copy as _private_copy
 from pamnet.explain.groups import NO_GROUP, GroupMatches, match_groups
@@ -72,6 +73,11 @@ class Explanation:
     warnings: list[str] = field(default_factory=list)
     input: GraphInput | None = field(default=None, repr=False)
     structure: object | None = field(default=None, repr=False)
+    model: object | None = field(default=None, repr=False)  # the LoadedModel it came from
+
+    def __getstate__(self) -> dict:
+        # pickles and copies (st.cache_data) carry the numbers, not the model's weights
+        return {**self.__dict__, "model": None}
 
     # --- names --------------------------------------------------------------
     @property
@@ -422,6 +428,10 @@ def explain(
     if isinstance(checkpoint, Predictor):  # keep its device: the model is shared
         predictor = checkpoint
     else:
+        if checkpoint is None:  # the default for this input, as `predict` picks it
+            from pamnet import registry
+
+            checkpoint = registry.default_name(registry.input_geometry([item]))
         predictor = Predictor(_loaded(checkpoint, device), device)
     loaded = predictor.loaded
     inp, warnings, structure = predictor.prepare(item, **featurize_kw)
@@ -454,6 +464,7 @@ def explain(
         warnings=warnings,
         input=inp,
         structure=structure,
+        model=loaded,
     )
     if ig_steps > 0:
         for on in ig_on:
@@ -472,15 +483,17 @@ def attribute(
     max_steps: int = MAX_IG_STEPS,
 ) -> Attribution:
     """Integrated Gradients of one target on `on` ('atoms' or 'coords'), in the target's
-    units; stored in `exp.attributions['on:target']` and returned. `checkpoint` must be
-    the one `exp` was made with.
+    units; stored in `exp.attributions['on:target']` and returned. `checkpoint` (default:
+    the model `exp` was made with) must be the one `exp` was made with.
 
     tolerance: if given, the steps double (up to `max_steps`) until the completeness
     error |sum - (f(x) - f(x'))| is within `tolerance` times |f(x) - f(x')|. Atom
     inputs usually converge at 50 steps; coordinates can need a few hundred (the
     expansion path sweeps the oscillating radial bases). `n_steps` is what was used.
     """
-    loaded = _loaded(checkpoint, "cpu")
+    if checkpoint is None and exp.model is None:
+        raise ConfigError("this explanation holds no model: pass the checkpoint it was made with")
+    loaded = exp.model if checkpoint is None else _loaded(checkpoint, "cpu")
     k = exp.target_index(target)
     norm = loaded.normalization
     scale = float(norm.std[k]) if norm is not None else 1.0
