@@ -83,7 +83,7 @@ def mapping_ui(table: finetune.Table, upload_id: str) -> finetune.ColumnMap | No
         ligand = None if choice == options[0] else choice
         st.caption(
             "Paths in the table must be absolute, or relative to the data folder "
-            f"`{ui.md(_data_dir())}`, since an uploaded table has no folder of its own."
+            f"`{_data_dir()}`, since an uploaded table has no folder of its own."
         )
     taken = {smiles, protein, ligand}
     targets = right.multiselect(
@@ -120,8 +120,10 @@ def options_ui(cmap: finetune.ColumnMap, upload_name: str) -> dict | None:
     if base != NEW_MODEL:
         reuse = [t for t in cmap.targets if t in known]
         st.caption(
-            (f"Reuses the heads of {', '.join(reuse)}; " if reuse else "")
-            + f"new heads for {', '.join(t for t in cmap.targets if t not in known) or 'none'}."
+            ui.md(
+                (f"Reuses the heads of {', '.join(reuse)}; " if reuse else "")
+                + f"new heads for {', '.join(t for t in cmap.targets if t not in known) or 'none'}."
+            )
         )
     with st.expander("Training options"):
         c1, c2, c3 = st.columns(3)
@@ -141,7 +143,7 @@ def options_ui(cmap: finetune.ColumnMap, upload_name: str) -> dict | None:
             "message-passing layers; heads: output and fusion weights",
         )
         new_heads = st.checkbox("New heads even for targets the base knows", key="ft.new_heads")
-        units = {t: st.text_input(f"Unit of {t}", key=f"ft.unit.{t}") for t in cmap.targets}
+        units = {t: st.text_input(f"Unit of {ui.md(t)}", key=f"ft.unit.{t}") for t in cmap.targets}
         devices = ["auto", "cpu"] + (["cuda"] if _has_cuda() else [])
         device = st.radio(
             "Device",

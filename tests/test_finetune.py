@@ -3,6 +3,7 @@ and the same model from one process and from two Gloo processes under torchrun."
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,7 +294,7 @@ def test_finetune_lowers_the_validation_error_and_registers_the_checkpoint(
     assert result.checkpoint == registry.user_dir() / "mols-mw.pt"
     info = {i.name: i for i in registry.list_checkpoints()}["mols-mw"]
     assert info.origin == "fine-tuned" and info.targets == ["homo", "u0", "mw"]
-    assert "| mw | g/mol/10 | new |" in info.card and "7 validation" in info.card
+    assert r"| mw | g\/mol\/10 | new |" in info.card and "7 validation" in info.card
     val = finetune.val_predictions(tmp_path / "run")
     assert val["targets"] == ["mw"] and len(val["y_pred"]) == len(val_idx) == 7
     from pamnet.predict import Predictor
@@ -397,3 +398,24 @@ def test_torchrun_two_gloo_processes_give_the_one_process_model(fast_base, mols_
     two = load_checkpoint(tmp_path / "2.pt")
     assert two.metadata["training"]["world_size"] == 2
     assert_close(two.model.state_dict(), _weights(single.checkpoint), rtol=1e-4, atol=1e-5)
+
+
+def test_model_card_keeps_user_text_inert():
+    """Targets, units, names and paths come from the user's file: no link, image or HTML."""
+    from types import SimpleNamespace
+
+    from pamnet.config import ModelConfig
+    from pamnet.finetune.export import model_card
+
+    evil = "![x](http://evil.example/a.png)<img src=x>"
+    loaded = SimpleNamespace(
+        config=ModelConfig(),
+        targets=[evil],
+        units={evil: "[u](javascript:alert(1))"},
+        metadata={"finetune": {"base": evil, "data": f"/tmp/{evil}.csv", "targets": []}},
+    )
+    result = SimpleNamespace(metrics=[], epochs_done=1)
+    card = model_card(evil, loaded, result, {evil: 0.5}, "finished")
+    for raw in (r"<", r"\]\(", r"!\["):  # HTML, a link's "](", an image's "!["
+        assert not re.search(r"(?<!\\)" + raw, card), raw
+    assert r"\!\[x\]\(http\:\/\/evil" in card

@@ -1,13 +1,5 @@
-"""Text from users and files, made safe to show with Streamlit's Markdown elements."""
+"""User text made safe to show with Streamlit's Markdown elements (`pamnet.text.md`)."""
 
-from __future__ import annotations
+from pamnet.text import md
 
-import re
-
-_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def md(text: object) -> str:
-    """`text` with every ASCII punctuation mark backslash-escaped (CommonMark), so a
-    file name or SMILES shows as written and can never become a link, image or HTML."""
-    return _PUNCT.sub(r"\\\1", " ".join(str(text).split()))
+__all__ = ["md"]

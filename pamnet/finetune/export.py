@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from pamnet.checkpoint import LoadedModel, load_checkpoint
+from pamnet.text import md
 
 VAL_PREDICTIONS = "val_predictions.json"
 
@@ -56,17 +57,18 @@ def _json_num(x) -> float | None:
 
 
 def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> str:
-    """Markdown card: data, targets, split, epochs and validation MAE."""
+    """Markdown card: data, targets, split, epochs and validation MAE. Names, targets,
+    units and paths come from the user: escaped (`pamnet.text.md`), so it renders inert."""
     ft = loaded.metadata.get("finetune", {})
     cfg, split = ft.get("config", {}), ft.get("split", {})
     c = loaded.config
     scores = [(m.val_score, m.epoch) for m in result.metrics if m.val_score is not None]
     best_epoch = min(scores)[1] if scores else result.epochs_done
     lines = [
-        f"# {name}",
+        f"# {md(name)}",
         "",
         f"PAMNet ({c.task}, {c.variant}, dim {c.dim}, {c.n_layer} blocks) "
-        + (f"fine-tuned from `{ft['base']}`." if ft.get("base") else "trained from scratch."),
+        + (f"fine-tuned from {md(ft['base'])}." if ft.get("base") else "trained from scratch."),
         "",
         "| target | unit | head | validation MAE |",
         "|---|---|---|---|",
@@ -74,10 +76,10 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
     for t in loaded.targets:
         head = "new" if t in ft.get("new_heads", []) else "from base"
         mae_txt = f"{val_mae[t]:.4g}" if val_mae and t in val_mae else "not trained here"
-        lines.append(f"| {t} | {loaded.units.get(t, '')} | {head} | {mae_txt} |")
+        lines.append(f"| {md(t)} | {md(loaded.units.get(t, ''))} | {head} | {mae_txt} |")
     lines += [
         "",
-        f"- **Data**: `{ft.get('data')}`: {ft.get('rows_used')} of {ft.get('rows')} rows used "
+        f"- **Data**: {md(ft.get('data'))}: {ft.get('rows_used')} of {ft.get('rows')} rows used "
         f"({ft.get('row_errors')} rejected); geometry {loaded.metadata.get('geometry')}.",
         f"- **Split**: random, seed {split.get('seed')}: {split.get('n_train')} train / "
         f"{split.get('n_val')} validation (fraction {split.get('val_fraction')}).",
@@ -89,7 +91,7 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
     untouched = [t for t in loaded.targets if t not in ft.get("targets", [])]
     if untouched:
         lines.append(
-            f"- **Caution**: {', '.join(untouched)} were not in the data; shared layers changed, "
+            f"- **Caution**: {md(', '.join(untouched))} were not in the data; shared layers changed, "
             "so re-validate them before use (or fine-tune with the body frozen)."
         )
     return "\n".join(lines) + "\n"
