@@ -10,7 +10,6 @@ from pamnet.featurize import TASKS
 from pamnet.session import input_key
 from ui import cache, inputs
 from ui.focus import LARGE, SITE_MARGIN, binding_site
-from ui.tables import atom_table
 from ui.viewer import embed
 
 sess = ui.page("Structure")
@@ -212,6 +211,6 @@ view_col, table_col = st.columns([2, 1])
 with view_col:
     embed(html, drawn["height"], alt=f"3D view of {s.formula} with local and non-local edges")
 with table_col:
-    st.dataframe(atom_table(s), hide_index=True, height=drawn["height"] + 60)
+    st.dataframe(s.atom_table(), hide_index=True, height=drawn["height"] + 60)
 for warning in s.warnings:
     st.caption(f"Note: {ui.md(warning)}")

@@ -16,6 +16,8 @@ import numpy as np
 from pamnet.errors import ParseError
 
 ROLES = ("ligand", "pocket", "protein", "nucleic", "water", "ion", "other", "molecule")
+POLYMER_ROLES = ("protein", "nucleic")
+MAX_HTML_ROWS = 30  # atoms shown by a structure's notebook display
 
 # Bond orders: 1, 2, 3 and 1.5 for aromatic; 0 when a file says "unknown/any".
 AROMATIC = 1.5
@@ -257,6 +259,52 @@ class Structure:
         from pamnet.io._rdkit import structure_to_mol
 
         return structure_to_mol(self, sanitize=sanitize)
+
+    # --- tables ---------------------------------------------------------------
+    def display_bonds(self) -> np.ndarray:
+        """[B, 2] bonds for showing: the file's, or from covalent radii when the file has
+        none or holds polymers (PDB CONECT records usually cover only the ligands)."""
+        if self.bonds is None or any(r in POLYMER_ROLES for r in self.roles):
+            return covalent_bonds(self.elements, self.coords)
+        return self.bonds
+
+    def atom_table(self):
+        """pandas table, one row per atom: 1-based index, element, role, residue (when
+        the format has residues), degree (bonded atoms, see `display_bonds`), x, y, z (Å)."""
+        import pandas as pd
+
+        degree = np.bincount(self.display_bonds().ravel(), minlength=self.n_atoms)
+        table = {"atom": np.arange(1, self.n_atoms + 1), "element": self.elements}
+        table["role"] = self.roles
+        if self.residue_names is not None:
+            nums = self.residue_numbers if self.residue_numbers is not None else [""] * self.n_atoms
+            chains = self.chain_ids or [""] * self.n_atoms
+            table["residue"] = [
+                f"{r} {c}{n}".strip() for r, c, n in zip(self.residue_names, chains, nums)
+            ]
+        table["degree"] = degree.astype(int)
+        for k, axis in enumerate("xyz"):
+            table[axis] = self.coords[:, k]
+        return pd.DataFrame(table)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = (
+            f"<b>{html.escape(self.name or 'structure')}</b> &middot; {html.escape(self.formula)}"
+            f" &middot; {self.n_atoms:,} atoms &middot; geometry {html.escape(self.geometry)}"
+        )
+        shown = self.atom_table().head(MAX_HTML_ROWS)
+        more = self.n_atoms - len(shown)
+        tail = f"<br>... {more:,} more atoms (<code>.atom_table()</code>)" if more > 0 else ""
+        table = shown.to_html(index=False, float_format=lambda x: f"{x:.3f}")  # escapes text
+        return f"<div>{head}{table}{tail}</div>"
+
+    def __repr__(self) -> str:
+        return (
+            f"Structure({self.name!r}, {self.formula}, {self.n_atoms} atoms, "
+            f"{self.n_bonds if self.n_bonds is not None else 'no'} bonds, {self.geometry})"
+        )
 
     def bond_index(self) -> np.ndarray:
         """[2, 2B] int64 edge list with both directions (bonds perceived if unknown)."""

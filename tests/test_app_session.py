@@ -89,21 +89,6 @@ def test_read_table_errors_are_typed():
         read_table(b"", "nothing.csv")
 
 
-def test_atom_table_degrees_and_residues():
-    from ui.tables import atom_table
-
-    t = atom_table(from_smiles("CCO"))
-    assert list(t.columns) == ["atom", "element", "role", "degree"]
-    assert t["degree"].sum() == 2 * 8
-    pdb = (
-        "ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\n"
-        "ATOM      2  CA  GLY A   1       1.450   0.000   0.000  1.00  0.00           C\n"
-        "END\n"
-    )
-    t = atom_table(read(pdb.encode(), name="gly.pdb")[0])
-    assert list(t["residue"]) == ["GLY A1", "GLY A1"] and list(t["degree"]) == [1, 1]
-
-
 def test_upload_types_cover_every_readable_format():
     from pamnet.io import FORMATS, format_of
     from ui.inputs import UPLOAD_TYPES

@@ -79,3 +79,28 @@ def test_to_rdkit_keeps_coordinates_and_bond_index():
 def test_length_mismatch_is_rejected():
     with pytest.raises(ValueError):
         Structure(["C", "O"], [[0, 0, 0], [1, 0, 0]], roles=["ligand"])
+
+
+def test_atom_table_degrees_and_residues():
+    from pamnet.io import from_smiles, read
+
+    t = from_smiles("CCO").atom_table()
+    assert list(t.columns) == ["atom", "element", "role", "degree", "x", "y", "z"]
+    assert t["degree"].sum() == 2 * 8
+    pdb = (
+        "ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\n"
+        "ATOM      2  CA  GLY A   1       1.450   0.000   0.000  1.00  0.00           C\n"
+        "END\n"
+    )
+    t = read(pdb.encode(), name="gly.pdb")[0].atom_table()
+    assert list(t["residue"]) == ["GLY A1", "GLY A1"] and list(t["degree"]) == [1, 1]
+
+
+def test_notebook_display_escapes_and_caps_rows():
+    from pamnet.structure import MAX_HTML_ROWS
+
+    s = Structure(["C"] * 40, np.arange(120).reshape(40, 3) * 1.0, name="<b>x</b>")
+    text = s._repr_html_()
+    assert "&lt;b&gt;x&lt;/b&gt;" in text and "<b>x</b>" not in text
+    assert text.count("<tr") == MAX_HTML_ROWS + 1  # header + rows and "10 more atoms" in text
+    assert repr(s) == "Structure('<b>x</b>', C40, 40 atoms, no bonds, file)"

@@ -17,7 +17,6 @@ work is slow), and renders. Modules:
 - `ui.inputs`: reading uploads, SMILES, examples and CSV tables into pamnet objects.
 - `ui.viewer`: embedding `pamnet.viz` views (3Dmol.js inlined by viz: no network).
 - `ui.focus`: what to draw of a large complex (its binding site).
-- `ui.tables`: pandas tables of pamnet objects (the atom table).
 - `ui.text`: `md()`, user text made inert for Markdown.
 """
 
