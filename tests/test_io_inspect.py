@@ -19,6 +19,18 @@ def test_inspect_smiles_json_with_cutoffs(capsys):
     assert r["elements"] == {"C": 2, "H": 6, "O": 1} and r["task"] == "molecule"
     assert set(r["graph"]) == {"n_atoms", "n_local", "n_global", "n_two_hop", "n_one_hop"}
     assert r["graph"]["n_local"] == 16 and r["cutoff_g"] == 4.0
+    assert [a["element"] for a in r["atoms"]] == ["C", "C", "O"] + ["H"] * 6
+    assert len(r["bonds"]) == 8 and [0, 1] in r["bonds"] and r["atoms"][2]["degree"] == 2
+
+
+def test_inspect_lists_atoms_and_bonds_and_names_a_missing_file(capsys, tmp_path):
+    assert main(["inspect", "CO"]) == 0
+    out = capsys.readouterr().out
+    assert "bonded to" in out and out.count(" molecule ") >= 6  # one line per atom
+    assert main(["inspect", str(get_example("complex").path)]) == 0
+    assert "--atoms lists them" in capsys.readouterr().out  # too many to list by default
+    assert main(["inspect", str(tmp_path / "nowhere.sdf")]) == 1
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_inspect_rna_and_errors(capsys):

@@ -51,18 +51,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _structures(source: str) -> list:
-    from pamnet.errors import InputNotFoundError
-    from pamnet.io import format_of, from_smiles, read
-
-    path = Path(source).expanduser()
-    if path.is_file():
-        return read(path)
-    if format_of(source) not in (None, "smiles"):
-        raise InputNotFoundError(f"{source}: no such file (give a structure file or a SMILES)")
-    return [from_smiles(source)]
-
-
 def _columns(df, exp, k: int) -> list[str]:
     """Identity columns plus the chosen target's columns (QM9 has 12 targets)."""
     col = exp.column(k)
@@ -118,9 +106,10 @@ def _text(exp, k: int, top: int) -> str:
 def run(args) -> int:
     from pamnet import registry
     from pamnet.explain import explain
+    from pamnet.io import read_file_or_smiles
     from pamnet.predict import Predictor
 
-    structures = _structures(args.source)
+    structures = read_file_or_smiles(args.source)
     # no --checkpoint: the default for these inputs (the MMFF-trained model for a SMILES)
     name = args.checkpoint or registry.default_name(registry.input_geometry(structures))
     predictor = Predictor.from_name(name, args.device)

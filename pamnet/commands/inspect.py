@@ -8,6 +8,7 @@ from pathlib import Path
 # The official PAMNet cutoffs (Å) per task: (local, global).
 DEFAULT_CUTOFFS = {"molecule": (5.0, 5.0), "complex": (2.0, 6.0), "rna": (2.6, 20.0)}
 MAX_SHOWN = 20  # structures summarised from one file
+MAX_LISTED = 60  # atoms listed in the text output without --atoms
 
 
 def register(sub) -> None:
@@ -27,25 +28,30 @@ def register(sub) -> None:
                    help="complex mode: ligand residue name, or a ligand file (SDF/MOL2/PDB)")  # fmt: skip
     p.add_argument("--format", dest="fmt", default=None, help="file format (default: extension)")
     p.add_argument("--charge", type=int, default=None, help="total charge for XYZ bond perception")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--atoms",
+        action="store_true",
+        help=f"list every atom and bond (default: only for up to {MAX_LISTED} atoms)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output (atoms included)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from pamnet.io import read
+    from pamnet.io import read_file_or_smiles
 
-    path = Path(args.source)
-    if _exists(path):
-        structures = read(path, fmt=args.fmt, charge=args.charge)
-    else:
-        structures = read(args.source, fmt="smiles")
+    structures = read_file_or_smiles(args.source, fmt=args.fmt, charge=args.charge)
     ligand, resname = _ligand_arg(args.ligand)
     reports = [_report(s, args, ligand, resname) for s in structures[:MAX_SHOWN]]
     if args.json:
         print(json.dumps(reports, indent=1))
     else:
-        for r in reports:
+        for r, s in zip(reports, structures):
             print(_text(r))
+            if args.atoms or s.n_atoms <= MAX_LISTED:
+                print(_atoms_text(s))
+            else:
+                print(f"  ({s.n_atoms:,} atoms: --atoms lists them, --json gives them all)")
         if len(structures) > MAX_SHOWN:
             print(f"... and {len(structures) - MAX_SHOWN} more structures (not shown)")
     return 1 if any("error" in r for r in reports) else 0
@@ -90,6 +96,8 @@ def _report(s, args, ligand, resname) -> dict:
         "cutoff_l": cl,
         "cutoff_g": cg,
         "warnings": list(s.warnings),
+        "atoms": s.atom_table().to_dict(orient="records"),
+        "bonds": s.display_bonds().tolist(),  # 0-based atom pairs
     }
     kw = {}
     if task == "complex":
@@ -148,3 +156,15 @@ def _text(r: dict) -> str:
     if "error" in r:
         lines.append(f"  error     {r['error']}")
     return "\n".join(lines)
+
+
+def _atoms_text(s) -> str:
+    table = s.atom_table()
+    bonded: list[list[int]] = [[] for _ in range(s.n_atoms)]
+    for i, j in s.display_bonds().tolist():
+        bonded[i].append(j + 1)
+        bonded[j].append(i + 1)
+    table["bonded to"] = [" ".join(map(str, sorted(b))) for b in bonded]
+    return "  " + table.to_string(index=False, float_format=lambda x: f"{x:.3f}").replace(
+        "\n", "\n  "
+    )

@@ -34,6 +34,7 @@ __all__ = [
     "format_of",
     "from_smiles",
     "read",
+    "read_file_or_smiles",
     "read_one",
     "write",
     "write_pdb",
@@ -135,6 +136,21 @@ def read(
 
         raise EmptyInputError(f"{label} holds no structures; give a file with at least one atom")
     return [check_structure(s, limits) for s in structures]
+
+
+def read_file_or_smiles(source: str | os.PathLike, fmt: str | None = None, **options):
+    """`read(source)` when it names a file, else `source` read as a SMILES string (the
+    command line's FILE_OR_SMILES). A name with a structure-file extension that is not
+    a file is `InputNotFoundError`, not a confusing SMILES error."""
+    path = Path(source).expanduser()
+    if _is_file(path):
+        return read(path, fmt=fmt, **options)
+    if (fmt and _normalize_fmt(fmt) != "smiles") or format_of(str(source)) not in (None, "smiles"):
+        raise InputNotFoundError(
+            f"no such file: {str(source)[:200]}; give a structure file or a SMILES string"
+        )
+    options.pop("charge", None)  # XYZ bond perception only
+    return read(str(source), fmt="smiles", **options)
 
 
 def _is_file(path: Path) -> bool:
