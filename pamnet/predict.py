@@ -143,7 +143,14 @@ class Predictor:
                 f"cannot predict for a {type(item).__name__}; give a Structure or SMILES"
             )
         inp = to_input(structure, self.task, **featurize_kw)
+        if self.task == "molecule" and self._qm9_model:
+            _one_fragment(structure)
         return inp, self.domain_warnings(structure), structure
+
+    @property
+    def _qm9_model(self) -> bool:
+        # `pamnet train` records data.name; the dataset line is free text for people
+        return (self.loaded.metadata.get("data") or {}).get("name") == "qm9"
 
     def domain_warnings(self, structure) -> list[str]:
         """Why a prediction may be less trustworthy than the model card's figures."""
@@ -161,8 +168,7 @@ class Predictor:
             warnings.append(
                 f"geometry: model trained on {expected.upper()} geometries, this one is {got}"
             )
-        # `pamnet train` records data.name; the dataset line is free text for people
-        qm9_model = (meta.get("data") or {}).get("name") == "qm9"
+        qm9_model = self._qm9_model
         if self.task == "molecule":
             heavy = sum(e != "H" for e in structure.elements)
             if qm9_model and heavy > QM9_MAX_HEAVY:
@@ -284,6 +290,22 @@ def to_sdf(predictions: list[Prediction]) -> str:
         for p in kept
     ]
     return write_sdf([p.structure for p in kept], predictions=props)
+
+
+def _one_fragment(structure) -> None:
+    """`DisconnectedError` for several covalent fragments (a salt, a dimer): QM9
+    molecules are single molecules, so such a prediction has no meaning there."""
+    from pamnet.errors import DisconnectedError
+
+    parts = structure.fragments()
+    if len(parts) > 1:
+        formulas = [structure.select(p).formula for p in parts[:4]]
+        more = ", ..." if len(parts) > 4 else ""
+        raise DisconnectedError(
+            f"{structure.name or 'the structure'} has {len(parts)} disconnected fragments "
+            f"({', '.join(formulas)}{more}); QM9 models were trained on single molecules. "
+            f"Predict each fragment on its own (e.g. the largest, {formulas[0]})"
+        )
 
 
 make_callable(__name__, "predict")

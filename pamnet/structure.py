@@ -268,6 +268,18 @@ class Structure:
             return covalent_bonds(self.elements, self.coords)
         return self.bonds
 
+    def fragments(self) -> list[np.ndarray]:
+        """Atom indices of each covalently connected fragment (see `display_bonds`),
+        largest first."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        b = self.display_bonds()
+        graph = coo_matrix((np.ones(len(b)), (b[:, 0], b[:, 1])), shape=(self.n_atoms,) * 2)
+        _, labels = connected_components(graph, directed=False)
+        parts = [np.nonzero(labels == k)[0] for k in np.unique(labels)]
+        return sorted(parts, key=len, reverse=True)
+
     def atom_table(self):
         """pandas table, one row per atom: 1-based index, element, role, residue (when
         the format has residues), degree (bonded atoms, see `display_bonds`), x, y, z (Å)."""

@@ -76,6 +76,46 @@ def test_2d_sdf_is_rejected():
         read("\n".join(flat).encode(), fmt="sdf")
 
 
+def _depiction(smiles: str, tag: str = "") -> str:
+    """RDKit's 2D drawing of a molecule with hydrogens, as a mol block marked `tag`."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    m = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.Compute2DCoords(m)
+    lines = Chem.MolToMolBlock(m).splitlines()
+    lines[1] = lines[1][:20] + tag.ljust(2) + lines[1][22:]
+    return "\n".join(lines)
+
+
+def _flat_xyz(s, drop_z: bool = True) -> bytes:
+    c = s.coords - s.coords.mean(0)
+    c = c @ np.linalg.svd(c)[2].T  # the molecule's plane -> xy
+    rows = [
+        f"{e} {x:.5f} {y:.5f} {0.0 if drop_z else z:.5f}" for e, (x, y, z) in zip(s.elements, c)
+    ]
+    return f"{len(rows)}\n\n" + "\n".join(rows) + "\n"
+
+
+def test_2d_drawings_are_rejected_in_every_format_planar_molecules_are_not():
+    with pytest.raises(MissingCoordinatesError, match="4 neighbours in one plane"):
+        read(_depiction("CCO", "3D").encode(), fmt="sdf")  # even when it claims 3D
+    with pytest.raises(MissingCoordinatesError, match="not a real bond length"):
+        read(_depiction("c1ccccc1", "3D").encode(), fmt="sdf")
+    with pytest.raises(MissingCoordinatesError, match="4 neighbours"):  # XYZ: bonds perceived
+        read(_flat_xyz(from_smiles("CCO")).encode(), fmt="xyz")
+    with pytest.raises(MissingCoordinatesError, match=r"every atom is at \(0, 0, 0\)"):
+        read(b"3\nno coordinates\nO 0 0 0\nH 0 0 0\nH 0 0 0\n", fmt="xyz")
+    # a real planar molecule from quantum chemistry (benzene in the xy plane) is fine
+    (flat,) = read(_flat_xyz(from_smiles("c1ccccc1")).encode(), fmt="xyz")
+    assert any("one plane" in w for w in flat.warnings)
+    untagged = write(flat, fmt="sdf").splitlines()
+    untagged[1] = ""
+    assert read("\n".join(untagged).encode(), fmt="sdf")[0].n_atoms == 12
+    (co2,) = read(b"3\n\nO -1.16 0 0\nC 0 0 0\nO 1.16 0 0\n", fmt="xyz")  # collinear
+    assert not any("one plane" in w for w in co2.warnings)
+
+
 def test_overlapping_atoms_are_named():
     text = "3\n\nO 0 0 0\nH 0.96 0 0\nH 0.9 0.1 0\n"
     with pytest.raises(OverlappingAtomsError, match=r"H2 and H3 \(1-based\)"):

@@ -219,3 +219,18 @@ def test_smiles_go_to_the_mmff_model_files_to_the_dft_one(tiny_registry, monkeyp
     assert geometry_warned(json.loads(capsys.readouterr().out)) == [False, True]
     rows = predict(["CCO"])  # the Python API picks the same way
     assert not any(w.startswith("geometry:") for w in rows[0].warnings)
+
+
+def test_fragments_fail_the_row_for_a_qm9_model_only(tiny_registry):
+    from pamnet.checkpoint import load_checkpoint, save_checkpoint
+    from pamnet.predict import Predictor
+
+    tiny = load_checkpoint(tiny_registry / "tiny.pt")
+    assert tiny.metadata["data"]["name"] == "qm9"
+    mine = {**tiny.metadata, "data": {"name": "my-salts.csv"}}
+    save_checkpoint(tiny_registry / "mine.pt", tiny.model, tiny.targets, tiny.units,
+                    tiny.normalization, mine)  # fmt: skip
+    assert Predictor.from_name("mine", "cpu").predict(["CCO.O"])[0].ok  # not a QM9 model
+    salt, fine = Predictor.from_name("tiny", "cpu").predict(["CC(=O)O.O", "CCO"])
+    assert not salt.ok and "2 disconnected fragments (C2H4O2, H2O)" in salt.error
+    assert fine.ok

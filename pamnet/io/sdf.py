@@ -6,6 +6,7 @@ import numpy as np
 
 from pamnet.errors import MissingCoordinatesError, ParseError
 from pamnet.io._text import Limits, check_atoms
+from pamnet.io.checks import is_flat
 from pamnet.structure import AROMATIC, Structure, element_or_error
 
 # V2000 atom-block charge codes (the "M  CHG" lines override them).
@@ -50,7 +51,7 @@ def _record(lines, start, end, source, k, limits) -> Structure:
         parsed = _v2000(rec, start, source, limits)
     elements, coords, bonds, orders, charges, m_end = parsed
     where = f"{source}#{k}"
-    _check_3d(rec[1], coords, where)
+    _check_3d(rec[1], elements, coords, where)
     props = _properties(rec, m_end)
     name = rec[0].strip()
     comment = rec[2].strip().lower()
@@ -68,14 +69,16 @@ def _record(lines, start, end, source, k, limits) -> Structure:
     )
 
 
-def _check_3d(program_line: str, coords: np.ndarray, where: str) -> None:
-    if len(coords) < 2:
-        return
+def _check_3d(program_line: str, elements: list[str], coords: np.ndarray, where: str) -> None:
+    """A record marked 2D, or flat with no hydrogens and not marked 3D (a sketch);
+    other flat records are judged by `checks.check_3d` like every format."""
+    flat = is_flat(coords)
     dim = program_line[20:22].upper()
-    if dim == "2D" or (dim != "3D" and np.all(coords[:, 2] == 0.0)) or not coords.any():
+    if dim == "2D" or (flat and dim != "3D" and "H" not in elements):
         raise MissingCoordinatesError(
-            f"{where} has 2D coordinates (all z = 0 or marked 2D); PAMNet needs 3D. "
-            "Generate 3D coordinates (e.g. give the SMILES, we embed it) and try again"
+            f"{where} has 2D coordinates ({'marked 2D' if dim == '2D' else 'flat, no hydrogens'}); "
+            "PAMNet needs 3D. Generate 3D coordinates (e.g. give the SMILES, we embed it) "
+            "and try again"
         )
 
 
