@@ -1,7 +1,7 @@
 """mmCIF/PDBx through gemmi (preferred) or biotite, whichever is installed.
 
-Neither is a dependency: without them, reading a .cif raises UnsupportedFormatError
-saying what to install. Same conventions as the PDB reader (first model unless
+gemmi is in requirements.txt; where neither is installed, reading a .cif raises
+UnsupportedFormatError saying what to install. Same conventions as the PDB reader (first model unless
 `all_models`, highest-occupancy alternate location, roles from residue names).
 """
 
