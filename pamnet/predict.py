@@ -106,13 +106,33 @@ class PredictionSet(list):
         return self.to_frame().to_html(index=False, escape=True)
 
 
-class Predictor:
-    """Predict with one checkpoint. `device`: 'auto' (GPU when present), 'cpu', 'cuda'."""
+# Model-input rows one prediction may have, per task (`Predictor(max_atoms=...)` overrides):
+# QM9-style models are for small molecules (QM9 has at most 29 atoms; a peptide of a few
+# hundred atoms is already far outside it); a complex is its pocket and ligand, each
+# twice (complex and apart); RNA mode builds kNN-50 graphs, ~0.5 GB per 10k atoms on CPU.
+MAX_ATOMS = {"molecule": 1_000, "complex": 20_000, "rna": 50_000}
+_TOO_LARGE_HINT = {
+    "molecule": "molecule models are for small molecules; for a protein with a ligand use "
+    "a complex-mode checkpoint",
+    "complex": "lower the pocket cutoff or check that the ligand is a small molecule",
+    "rna": "split the RNA into domains and predict them one by one",
+}
 
-    def __init__(self, loaded: LoadedModel, device: str | torch.device = "auto"):
+
+class Predictor:
+    """Predict with one checkpoint. `device`: 'auto' (GPU when present), 'cpu', 'cuda'.
+    max_atoms: model-input rows allowed per structure (default `MAX_ATOMS[task]`)."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: str | torch.device = "auto",
+        max_atoms: int | None = None,
+    ):
         self.loaded = loaded
         self.device = resolve(device)
         self.model = loaded.model.to(self.device).eval()
+        self.max_atoms = max_atoms or MAX_ATOMS.get(self.task, MAX_ATOMS["rna"])
 
     @classmethod
     def from_name(cls, name_or_path: str | None = None, device: str = "auto") -> Predictor:
@@ -142,10 +162,22 @@ class Predictor:
             raise PamnetError(
                 f"cannot predict for a {type(item).__name__}; give a Structure or SMILES"
             )
+        if self.task == "molecule":  # before featurizing: that is what costs
+            self._check_size(structure.n_atoms, structure)
         inp = to_input(structure, self.task, **featurize_kw)
+        self._check_size(inp.num_atoms, structure)
         if self.task == "molecule" and self._qm9_model:
             _one_fragment(structure)
         return inp, self.domain_warnings(structure), structure
+
+    def _check_size(self, n: int, structure) -> None:
+        if n > self.max_atoms:
+            from pamnet.errors import TooLargeError
+
+            raise TooLargeError(
+                f"{structure.name or 'the structure'}: {n:,} atoms for the model, over the "
+                f"{self.task} mode's limit of {self.max_atoms:,}; {_TOO_LARGE_HINT[self.task]}"
+            )
 
     @property
     def _qm9_model(self) -> bool:

@@ -234,3 +234,17 @@ def test_fragments_fail_the_row_for_a_qm9_model_only(tiny_registry):
     salt, fine = Predictor.from_name("tiny", "cpu").predict(["CC(=O)O.O", "CCO"])
     assert not salt.ok and "2 disconnected fragments (C2H4O2, H2O)" in salt.error
     assert fine.ok
+
+
+def test_too_many_atoms_for_the_mode_fails_that_row_only(tiny_registry):
+    from pamnet.predict import MAX_ATOMS, Predictor
+    from pamnet.structure import Structure
+
+    assert MAX_ATOMS["molecule"] < MAX_ATOMS["complex"] < MAX_ATOMS["rna"]
+    chain = Structure(["C"] * 30, [[1.5 * i, 0, 0] for i in range(30)], name="chain")
+    loaded = Predictor.from_name("tiny", "cpu").loaded
+    big, small = Predictor(loaded, "cpu", max_atoms=20).predict([chain, "CCO"])
+    assert (
+        not big.ok and "30 atoms for the model, over the molecule mode's limit of 20" in big.error
+    )
+    assert small.ok
