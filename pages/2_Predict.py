@@ -103,7 +103,7 @@ elif mode == "Batch: CSV of SMILES":
     column = left.selectbox(
         "SMILES column",
         columns,
-        index=inputs.guess_smiles_column(columns),
+        index=inputs.smiles_column_index(columns),
         key=f"predict.smiles_col:{upload.file_id}",
     )
     name_column = right.selectbox(

@@ -64,29 +64,14 @@ def test_md_makes_user_text_inert():
     assert md("C1=CC=CC=C1") == "C1\\=CC\\=CC\\=C1"
 
 
-def test_smiles_column_validation():
-    from ui.inputs import MAX_BATCH_ROWS, guess_smiles_column, smiles_column
+def test_the_apps_table_helpers_use_the_package():
+    from ui.inputs import MAX_BATCH_ROWS, read_table, smiles_column, smiles_column_index
 
-    table = pd.DataFrame({"id": ["a", "b"], "SMILES": ["CCO", "C1CC("], "y": ["1.5", "2"]})
-    assert guess_smiles_column(list(table.columns)) == 1
-    assert guess_smiles_column(["id", "canonical_smiles_rdkit"]) == 1
-    assert smiles_column(table, "SMILES") == ["CCO", "C1CC("]  # bad rows fail on their own
-    with pytest.raises(DataError, match="does not look like SMILES"):
-        smiles_column(table, "y")
-    with pytest.raises(DataError, match="empty"):
-        smiles_column(pd.DataFrame({"s": ["", " "]}), "s")
+    table = read_table(b"id,SMILES\na,CCO\n", "a.csv")
+    assert list(table.columns) == ["id", "SMILES"] and smiles_column_index(["id", "SMILES"]) == 1
+    assert smiles_column_index(["id", "name"]) == 0
     with pytest.raises(DataError, match="pamnet predict"):
         smiles_column(pd.DataFrame({"s": ["C"] * (MAX_BATCH_ROWS + 1)}), "s")
-
-
-def test_read_table_errors_are_typed():
-    from ui.inputs import read_table
-
-    assert list(read_table(b"smiles,name\nCCO,ethanol\n", "a.csv").columns) == ["smiles", "name"]
-    with pytest.raises(DataError, match="no rows"):
-        read_table(b"smiles\n", "empty.csv")
-    with pytest.raises(DataError, match="not a readable CSV"):
-        read_table(b"", "nothing.csv")
 
 
 def test_upload_types_cover_every_readable_format():

@@ -248,3 +248,15 @@ def test_too_many_atoms_for_the_mode_fails_that_row_only(tiny_registry):
         not big.ok and "30 atoms for the model, over the molecule mode's limit of 20" in big.error
     )
     assert small.ok
+
+
+def test_cli_predicts_a_csv_of_smiles_row_by_row(tiny_registry, tmp_path, capsys):
+    table = tmp_path / "lib.csv"
+    table.write_text("id,Canonical_SMILES,y\nA,CCO,1\nB,C1CC(,2\nC,,3\nD,c1ccccc1,4\n")
+    assert main(["predict", str(table), "--name-col", "id", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["A", "B", "C", "D"]
+    assert [bool(r.get("error")) for r in rows] == [False, True, True, False]
+    assert "cannot parse the SMILES" in rows[1]["error"] and "empty" in rows[2]["error"]
+    assert main(["predict", str(table), "--smiles-col", "y"]) == 1  # not SMILES: one error row
+    assert "does not look like SMILES" in capsys.readouterr().err

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
+
+from pamnet.tables import TABLE_SUFFIXES
 
 
 def register(sub) -> None:
@@ -16,12 +19,35 @@ def register(sub) -> None:
         "`torchrun --nproc_per_node N -m pamnet predict ...` the library is split by rank "
         "(Gloo on CPU, NCCL on GPUs) and rank 0 writes every result in input order.",
     )
-    p.add_argument("files", nargs="*", help="structure files (xyz, sdf, mol, mol2, pdb, cif)")
     p.add_argument(
-        "--smiles", nargs="+", default=[], metavar="S", help="SMILES strings (3D built for you)"
+        "files",
+        nargs="*",
+        help="structure files (xyz, sdf, mol, mol2, pdb, cif, smi) or tables of SMILES "
+        "(csv, tsv; see --smiles-col)",
+    )
+    p.add_argument(
+        "--smiles",
+        nargs="+",
+        default=[],
+        metavar="S",
+        help="SMILES strings (3D built for you); put FILES before --smiles",
+    )
+    p.add_argument(
+        "--smiles-col",
+        default=None,
+        metavar="COL",
+        help="tables: the column of SMILES (default: one called smiles, smi, ...)",
+    )
+    p.add_argument(
+        "--name-col", default=None, metavar="COL", help="tables: a column naming each row"
     )
     p.add_argument("--checkpoint", default=None, help="name from `pamnet checkpoints` or a path")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto: the GPU when there is one",
+    )
     p.add_argument(
         "--attention",
         action="store_true",
@@ -57,17 +83,34 @@ def run(args) -> int:
         Path(args.output or "").suffix.lower(), "csv"
     )
     _, device = _distributed(args.device)
-    # no --checkpoint: the MMFF-trained model when every input is a SMILES
-    geometry = None if args.files else "mmff"
-    predictor = Predictor.from_name(args.checkpoint or registry.default_name(geometry), device)
-    items: list = []  # structures and SMILES; a Prediction for a file that could not be read
+    items: list = []  # structures and SMILES; a _Failed for what could not be read
+    names: list = []  # a table's --name-col value per item, else None
     for path in args.files:
         try:
-            items.extend(read(path))
+            if Path(path).suffix.lower() in TABLE_SUFFIXES:
+                rows = _table_rows(path, args.smiles_col, args.name_col)
+                items.extend(smiles for smiles, _ in rows)
+                names.extend(name for _, name in rows)
+                continue
+            structures = read(path)
         except PamnetError as exc:
-            lm = predictor.loaded
-            items.append(Prediction(Path(path).name, 0, lm.targets, lm.units, error=str(exc)))
+            structures = [_Failed(Path(path).name, str(exc))]
+        items.extend(structures)
+        names.extend([None] * len(structures))
     items.extend(args.smiles)
+    names.extend([None] * len(args.smiles))
+    # no --checkpoint: the MMFF-trained model when every input is built from SMILES
+    geometry = registry.input_geometry(it for it in items if not isinstance(it, _Failed))
+    predictor = Predictor.from_name(args.checkpoint or registry.default_name(geometry), device)
+    lm = predictor.loaded
+    items = [
+        Prediction(it.name, 0, lm.targets, lm.units, error=it.error)
+        if isinstance(it, _Failed)
+        else it
+        for it in items
+    ]
+    if args.attention and fmt != "json":
+        print("note: attention and contributions are written with --format json", file=sys.stderr)
     kw = {"ligand_resname": args.ligand} if predictor.task == "complex" and args.ligand else {}
     # Under torchrun each rank predicts items[rank::world]; rank 0 writes all, in order.
     mine = shard(items)
@@ -80,6 +123,8 @@ def run(args) -> int:
     leave()  # every rank has its share of the gather before any exits
     if preds is None:  # not rank 0
         return 0
+    for p, name in zip(preds, names):
+        p.name = name if name is not None else p.name
 
     if fmt == "json":
         text = json.dumps([p.to_dict(attention=args.attention) for p in preds], indent=1)
@@ -101,6 +146,40 @@ def run(args) -> int:
         if not p.ok:
             print(f"  {p.name}: {p.error}", file=sys.stderr)
     return 0 if n_bad < len(preds) else 1
+
+
+class _Failed(NamedTuple):
+    name: str
+    error: str
+
+
+def _table_rows(path: str, column: str | None, name_column: str | None) -> list[tuple]:
+    """(SMILES, name or None) per row of a table; every rank embeds only its own share."""
+    from pamnet.errors import DataError
+    from pamnet.tables import guess_smiles_column, read_table, smiles_column
+
+    table = read_table(path)
+    column = column or guess_smiles_column(table.columns)
+    if column is None:
+        raise DataError(
+            f"{table.name}: no SMILES column found among {', '.join(table.columns)}; "
+            "name it with --smiles-col"
+        )
+    if name_column is not None and name_column not in table.columns:
+        raise DataError(f"{table.name}: no column {name_column!r} for --name-col")
+    names = table.frame[name_column].tolist() if name_column else None
+    rows = []
+    for k, smi in enumerate(smiles_column(table.frame, column)):
+        name = str(names[k]) if names else None
+        rows.append(
+            (smi, name)
+            if smi
+            else (
+                _Failed(name or f"row {k + 1}", f"{table.name} row {k + 1}: empty {column!r} cell"),
+                name,
+            )
+        )
+    return rows
 
 
 def _distributed(device: str) -> tuple[int, str]:

@@ -15,15 +15,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from pamnet.data import GraphInput
 from pamnet.errors import DataError, PamnetError
+from pamnet.tables import SMILES_COLUMNS, Table, read_table
 
-SMILES_COLUMNS = ("smiles", "smi", "canonical_smiles", "isomeric_smiles")
 PROTEIN_COLUMNS = ("protein", "protein_file", "receptor", "pdb")
 LIGAND_COLUMNS = ("ligand", "ligand_file", "ligand_resname", "resname")
 MISSING = {"", "nan", "na", "n/a", "none", "null", "-"}
@@ -33,7 +33,7 @@ class Cancelled(PamnetError):
     """A run (or its data loading) was asked to stop; its training state, if any, is saved."""
 
 
-# --- tables ---------------------------------------------------------------------
+# --- column mapping ---------------------------------------------------------------
 @dataclass
 class RowError:
     """One unusable row: 1-based data row (SDF: record), the column at fault, why."""
@@ -41,21 +41,6 @@ class RowError:
     row: int
     column: str
     message: str
-
-
-@dataclass
-class Table:
-    """A dataset file as text cells: kind 'csv' or 'sdf'; SDF records are parsed once."""
-
-    kind: str
-    frame: object  # pandas.DataFrame of str cells, one row per data row / record
-    name: str
-    structures: list | None = None  # SDF: Structure per record, None where unreadable
-    record_errors: dict[int, str] = field(default_factory=dict)  # SDF: row index -> error
-
-    @property
-    def columns(self) -> list[str]:
-        return [str(c) for c in self.frame.columns]
 
 
 @dataclass(frozen=True)
@@ -70,66 +55,6 @@ class ColumnMap:
     @property
     def task(self) -> str:
         return "complex" if self.protein else "molecule"
-
-
-def read_table(source: str | os.PathLike | bytes, name: str | None = None) -> Table:
-    """Read a CSV or SDF dataset (path or uploaded bytes; kind from the name's extension)."""
-    import io
-
-    import pandas as pd
-
-    from pamnet.io._text import decode
-
-    label = name or (Path(source).name if not isinstance(source, bytes) else "upload.csv")
-    if not isinstance(source, bytes):
-        if not Path(source).is_file():
-            raise DataError(f"no such data file: {source}")
-        source = Path(source).read_bytes()
-    try:
-        text = decode(source, label)
-    except PamnetError as exc:
-        raise DataError(str(exc)) from None
-    if Path(label).suffix.lower() in (".sdf", ".sd", ".mol"):
-        return _read_sdf_table(text, label)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - pandas raises several parser errors
-        raise DataError(
-            f"{label}: not a readable CSV ({exc}); save it as comma-separated text"
-        ) from None
-    if frame.empty:
-        raise DataError(f"{label} has a header but no data rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return Table("csv", frame, label)
-
-
-def _read_sdf_table(text: str, label: str) -> Table:
-    import pandas as pd
-
-    from pamnet.io import read
-
-    records, current = [], []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        current.append(line)
-        if line.startswith("$$$$"):
-            records.append(current)
-            current = []
-    if any(x.strip() for x in current):
-        records.append(current)
-    structures, rows, errors = [], [], {}
-    for k, rec in enumerate(records):
-        try:
-            s = read("\n".join(rec).encode(), fmt="sdf", name=f"{label}#{k + 1}")[0]
-            structures.append(s)
-            rows.append({"name": s.name, **{str(a): str(b) for a, b in s.properties.items()}})
-        except PamnetError as exc:
-            structures.append(None)
-            rows.append({"name": rec[0].strip() if rec else ""})
-            errors[k] = str(exc)
-    if not records:
-        raise DataError(f"{label} holds no SDF records")
-    frame = pd.DataFrame(rows).fillna("").astype(str)
-    return Table("sdf", frame, label, structures, errors)
 
 
 def _find(columns: Sequence[str], wanted: Sequence[str]) -> str | None:
