@@ -346,6 +346,9 @@ def test_patience_stops_when_validation_stops_improving(fast_base, mols_sdf, tmp
     )
     result = finetune.run(cfg, tmp_path / "run", log=lambda m: None)
     assert result.status == "early-stopped" and result.epochs_done == 2
+    frame = result.to_frame()
+    assert list(frame["epoch"]) == [1, 2] and "val_mae_mw" in frame.columns
+    assert "fine-tune early-stopped" in result._repr_html_()
 
 
 def test_shard_and_unshard_round_trip():

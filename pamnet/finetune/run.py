@@ -123,6 +123,24 @@ class FinetuneResult:
     val_mae: dict[str, float] | None = None
     data: dict = field(default_factory=dict)
 
+    def to_frame(self):
+        """pandas table, one row per epoch (`metrics_row` columns)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.metrics)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        mae = ", ".join(f"{t} {v:.4g}" for t, v in (self.val_mae or {}).items()) or "none"
+        where = html.escape(str(self.checkpoint)) if self.checkpoint else "no checkpoint written"
+        return (
+            f"<div><b>fine-tune {html.escape(self.status)}</b> &middot; {self.epochs_done} "
+            f"epochs &middot; validation MAE {html.escape(mae)}<br><code>{where}</code>"
+            f"{self.to_frame().tail(5).to_html(index=False, float_format=lambda x: f'{x:.4g}')}"
+            "</div>"
+        )
+
 
 def metrics_row(m) -> dict:
     """Flat per-epoch record: train_loss and val_loss (both normalized), val_mae_<target>."""
