@@ -188,13 +188,18 @@ except (PamnetError, ValueError) as exc:
     st.error(ui.md(exc))
     st.stop()
 
-cols = st.columns(5)
+cols = st.columns(6)
 directed = "Directed edges, as the model passes messages; the 3D view draws each pair once."
 cols[0].metric("Atoms (model)", f"{counts['n_atoms']:,}", help=f"{s.n_atoms:,} in the file")
 cols[1].metric("Local edges", f"{counts['n_local']:,}", help=directed)
-cols[2].metric("Global edges", f"{counts['n_global']:,}", help=directed + " Includes local pairs.")
-cols[3].metric("Two-hop angles", f"{counts['n_two_hop']:,}", help="Angle terms k→j→i (local)")
-cols[4].metric("One-hop angles", f"{counts['n_one_hop']:,}", help="Angle terms j←i→k (local)")
+cols[2].metric(
+    "Non-local edges",
+    f"{counts['n_nonlocal']:,}",
+    help=directed + " Global edges that are not local ones (dashed in the view).",
+)
+cols[3].metric("Global edges", f"{counts['n_global']:,}", help=directed + " Includes local pairs.")
+cols[4].metric("Two-hop angles", f"{counts['n_two_hop']:,}", help="Angle terms k→j→i (local)")
+cols[5].metric("One-hop angles", f"{counts['n_one_hop']:,}", help="Angle terms j←i→k (local)")
 if drawn["capped"]:
     st.info(
         f"Drawing {drawn['n_global_drawn']:,} of {drawn['n_global_total']:,} non-local pairs "
@@ -211,6 +216,6 @@ view_col, table_col = st.columns([2, 1])
 with view_col:
     embed(html, drawn["height"], alt=f"3D view of {s.formula} with local and non-local edges")
 with table_col:
-    st.dataframe(s.atom_table(), hide_index=True, height=drawn["height"] + 60)
+    st.dataframe(s.atom_table(coords=False), hide_index=True, height=drawn["height"] + 60)
 for warning in s.warnings:
     st.caption(f"Note: {ui.md(warning)}")

@@ -14,6 +14,7 @@ from ui import cache, inputs
 from ui.sidebar import checkpoint_name
 
 CHUNK = 32  # rows per model call: the page updates its progress bar between chunks
+METRICS_PER_ROW = 4  # wide enough for a total energy in eV (-11234.6) in every column
 
 sess = ui.page("Predict")
 st.title("Predict")
@@ -185,8 +186,10 @@ if len(results) == 1:
         st.error(ui.md(row["error"]))
     else:
         st.caption(f"{ui.md(row['name'])} · {row['n_atoms']:,} atoms")
-        for col, target in zip(st.columns(len(value_cols)), value_cols, strict=True):
-            col.metric(ui.md(target), f"{row[target]:.4f}")
+        for lo in range(0, len(value_cols), METRICS_PER_ROW):  # 12 QM9 targets: 3 rows
+            shown = value_cols[lo : lo + METRICS_PER_ROW]
+            for col, target in zip(st.columns(METRICS_PER_ROW), shown):
+                col.metric(ui.md(target), f"{row[target]:.6g}")
         if warnings[0]:
             st.warning("\n".join(f"- {ui.md(w)}" for w in warnings[0]))
 else:

@@ -280,9 +280,10 @@ class Structure:
         parts = [np.nonzero(labels == k)[0] for k in np.unique(labels)]
         return sorted(parts, key=len, reverse=True)
 
-    def atom_table(self):
+    def atom_table(self, coords: bool = True):
         """pandas table, one row per atom: 1-based index, element, role, residue (when
-        the format has residues), degree (bonded atoms, see `display_bonds`), x, y, z (Å)."""
+        the format has residues), degree (bonded atoms, see `display_bonds`), and x, y, z
+        (Å) unless `coords` is False."""
         import pandas as pd
 
         degree = np.bincount(self.display_bonds().ravel(), minlength=self.n_atoms)
@@ -295,7 +296,7 @@ class Structure:
                 f"{r} {c}{n}".strip() for r, c, n in zip(self.residue_names, chains, nums)
             ]
         table["degree"] = degree.astype(int)
-        for k, axis in enumerate("xyz"):
+        for k, axis in enumerate("xyz" if coords else ""):
             table[axis] = self.coords[:, k]
         return pd.DataFrame(table)
 

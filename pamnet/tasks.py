@@ -93,7 +93,8 @@ def task_for(config: ModelConfig) -> Task:
 def edge_counts(
     inp: GraphInput, task: str, cutoff_l: float, cutoff_g: float, knn_k: int = 50
 ) -> dict:
-    """Atoms, local and global edges (directed), and angle terms PAMNet would use."""
+    """Atoms, local and global edges (directed), non-local edges (global edges that are
+    not local ones: what the global layer adds), and angle terms PAMNet would use."""
     cfg = ModelConfig(
         task=task, cutoff_l=cutoff_l, cutoff_g=cutoff_g, knn_k=knn_k, dim=1, n_layer=1
     )
@@ -104,6 +105,9 @@ def edge_counts(
         "n_atoms": n,
         "n_local": int(g.edge_l.shape[1]),
         "n_global": int(g.edge_g.shape[1]),
+        "n_nonlocal": int(
+            (~torch.isin(g.edge_g[0] * n + g.edge_g[1], g.edge_l[0] * n + g.edge_l[1])).sum()
+        ),
         "n_two_hop": int(geometry.two_hop(g.edge_l, n).idx_i.numel()),
         "n_one_hop": int(geometry.one_hop(g.edge_l, n).idx_i.numel()),
     }

@@ -50,6 +50,7 @@ def test_smiles_gives_counts_view_table_and_sidebar(at):
     # ethanol: 9 atoms, 8 bonds -> 16 directed local edges; every pair within 5 Å
     m = metrics(at)
     assert m["Atoms (model)"] == 9 and m["Local edges"] == 16 and m["Global edges"] == 72
+    assert m["Non-local edges"] == 72 - 16  # the dashed ones: 28 pairs each way
     assert m["Two-hop angles"] > 0 and m["One-hop angles"] > 0
     (view,) = at.get("iframe")
     assert "local edges (solid): 8 of 8 pairs" in view.proto.srcdoc

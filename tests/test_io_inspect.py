@@ -17,7 +17,9 @@ def test_inspect_smiles_json_with_cutoffs(capsys):
     assert main(["inspect", "CCO", "--json", "--cutoff-l", "3", "--cutoff-g", "4"]) == 0
     (r,) = json.loads(capsys.readouterr().out)
     assert r["elements"] == {"C": 2, "H": 6, "O": 1} and r["task"] == "molecule"
-    assert set(r["graph"]) == {"n_atoms", "n_local", "n_global", "n_two_hop", "n_one_hop"}
+    assert set(r["graph"]) == {
+        "n_atoms", "n_local", "n_global", "n_nonlocal", "n_two_hop", "n_one_hop"
+    }  # fmt: skip
     assert r["graph"]["n_local"] == 16 and r["cutoff_g"] == 4.0
     assert [a["element"] for a in r["atoms"]] == ["C", "C", "O"] + ["H"] * 6
     assert len(r["bonds"]) == 8 and [0, 1] in r["bonds"] and r["atoms"][2]["degree"] == 2

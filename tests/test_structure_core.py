@@ -92,8 +92,9 @@ def test_atom_table_degrees_and_residues():
         "ATOM      2  CA  GLY A   1       1.450   0.000   0.000  1.00  0.00           C\n"
         "END\n"
     )
-    t = read(pdb.encode(), name="gly.pdb")[0].atom_table()
+    t = read(pdb.encode(), name="gly.pdb")[0].atom_table(coords=False)
     assert list(t["residue"]) == ["GLY A1", "GLY A1"] and list(t["degree"]) == [1, 1]
+    assert list(t.columns) == ["atom", "element", "role", "residue", "degree"]
 
 
 def test_notebook_display_escapes_and_caps_rows():

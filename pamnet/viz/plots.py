@@ -311,7 +311,13 @@ def parity_plot(y_true, y_pred, target: str = "", unit: str = "", labels=None):
     fig.update_layout(
         title=H.escape(
             f"{target or 'Prediction'}: MAE {mae:.4g}{' ' + unit if unit else ''}, "
-            f"RMSE {rmse:.4g}, R² {r2:.3f}"
+            f"RMSE {rmse:.4g}, "
+            + (
+                f"R² {r2:.3f}"
+                if np.isfinite(r2)
+                else f"R² n/a ({t.size} point{'s' * (t.size != 1)})"
+            )
+            + f", n = {t.size}"
         ),
         xaxis_title=H.escape(f"true{u}"),
         yaxis_title=H.escape(f"predicted{u}"),

@@ -2,9 +2,11 @@
 
 Fixtures
     app_url         base URL ("http://127.0.0.1:PORT") of one server for the whole test
-                    session, started with a tiny untrained checkpoint named 'tiny' (as the
-                    `tiny_registry` fixture makes; PAMNET_CHECKPOINTS / PAMNET_DATA_DIR /
-                    PAMNET_DEFAULT_CHECKPOINT point at it) and stopped at the end.
+                    session, started with a tiny untrained checkpoint named 'tiny' as the
+                    default (as the `tiny_registry` fixture makes; PAMNET_CHECKPOINTS /
+                    PAMNET_DATA_DIR / PAMNET_DEFAULT_CHECKPOINT point at it) beside links
+                    to the shipped QM9 checkpoints (`SHIPPED`, for timing the real model),
+                    and stopped at the end.
     page            a fresh playwright Page (1400x1000) per test; `page.console_errors`
                     lists the browser console's errors (iframes included).
 Helpers (`from browser.conftest import go_to, ...`; tests/browser is a package so this
@@ -18,7 +20,8 @@ name cannot clash with tests/conftest.py)
                                     or just `locator`) and return its path and bytes.
     not_blank(png)                  True if a PNG shows a picture, not one flat colour.
 
-The tests skip, saying why, when Chromium (/usr/bin/chromium) or playwright is missing.
+The tests skip, saying why, when Chromium (/usr/bin/chromium) or playwright is missing;
+with CI set in the environment they fail instead.
 Mark browser tests with `@pytest.mark.browser`.
 """
 
@@ -51,6 +54,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]  # WebGL (3Dmol.js) still works: Chromium falls back to SwiftShader, in software
 SERVER_START_S = 90
+SHIPPED = ("qm9_pamnet", "qm9_pamnet_mmff")  # also offered by the test server
 
 
 def _free_port() -> int:
@@ -69,12 +73,15 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def _playwright():
+    # In CI (.ci/run installs Chromium) a missing browser fails the run instead of
+    # skipping these tests quietly.
+    missing = pytest.fail if os.environ.get("CI") else pytest.skip
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright)")
+        missing("playwright is not installed (pip install playwright)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -86,6 +93,11 @@ def app_url(_playwright, tmp_path_factory):
     """Base URL of `streamlit run app.py` on a free loopback port (tiny checkpoint)."""
     folder = tmp_path_factory.mktemp("app")
     env = {**os.environ, **write_tiny_registry(folder)}
+    for name in SHIPPED:
+        for ext in (".pt", ".md"):
+            shipped = ROOT / "checkpoints" / f"{name}{ext}"
+            if shipped.is_file():
+                (Path(env["PAMNET_CHECKPOINTS"]) / shipped.name).symlink_to(shipped)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
@@ -161,6 +173,14 @@ def go_to(page, name: str, timeout: float = 30) -> None:
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_role("link", name=name, exact=True).click()
     page.wait_for_url(f"**/{name.replace(' ', '_')}", timeout=timeout * 1000)
+    wait_idle(page, timeout)
+
+
+def choose(page, label: str, option: str, timeout: float = 30) -> None:
+    """Pick the option starting with `option` in the selectbox labelled `label`."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.click()
+    page.get_by_role("option").filter(has_text=option).first.click(timeout=timeout * 1000)
     wait_idle(page, timeout)
 
 
