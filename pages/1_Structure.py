@@ -6,10 +6,10 @@ import streamlit as st
 
 import ui
 from pamnet.errors import PamnetError
-from pamnet.featurize import TASKS
+from pamnet.featurize import TASKS, binding_site
 from pamnet.session import input_key
 from ui import cache, inputs
-from ui.focus import LARGE, SITE_MARGIN, binding_site
+from ui.focus import LARGE, SITE_MARGIN
 from ui.viewer import embed
 
 sess = ui.page("Structure")

@@ -195,6 +195,21 @@ def find_ligand(s: Structure, resname: str | None = None) -> np.ndarray:
     return np.nonzero(keys == best)[0]
 
 
+def binding_site(s: Structure, ligand_resname: str | None, radius: float) -> Structure:
+    """Whole residues with an atom within `radius` Å of the ligand (`find_ligand`: by
+    residue name, or automatic when None), the ligand included, in file order. With
+    `radius` at least the pocket cutoff + 2.6 Å, its complex input equals the whole
+    structure's (featurization looks that far for whole residues)."""
+    from scipy.spatial import cKDTree
+
+    ligand = find_ligand(s, ligand_resname)
+    dist, _ = cKDTree(s.coords[ligand]).query(s.coords, distance_upper_bound=radius)
+    residues = _residue_keys(s)
+    site = s.select(np.isin(residues, residues[dist < radius]))
+    site.name = s.name
+    return site
+
+
 def atom_features(mol, indices: np.ndarray, charges: np.ndarray | None = None) -> np.ndarray:
     """[len(indices), 18] float32 features (see the module docstring) of RDKit atoms.
 
@@ -390,6 +405,7 @@ __all__ = [
     "FEATURE_NAMES",
     "TASKS",
     "atom_features",
+    "binding_site",
     "complex_input",
     "find_ligand",
     "guess_task",

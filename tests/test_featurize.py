@@ -12,6 +12,7 @@ from pamnet.featurize import (
     FEATURE_NAMES,
     TASKS,
     atom_features,
+    binding_site,
     complex_input,
     find_ligand,
     guess_task,
@@ -85,6 +86,18 @@ def test_ligand_given_separately_gives_the_same_input(complex_structure):
     sep = complex_input(s, ligand=s.select(idx))
     assert sep.meta["pocket_atoms"] == auto.meta["pocket_atoms"]  # the copy in s is skipped
     assert torch.allclose(sep.atom_feat, auto.atom_feat) and torch.equal(sep.pos, auto.pos)
+
+
+def test_binding_site_gives_the_whole_structures_complex_input(complex_structure):
+    from ui.focus import SITE_MARGIN
+
+    s = complex_structure
+    site = binding_site(s, None, 6.0 + SITE_MARGIN)
+    assert site.n_atoms < s.n_atoms and site.name == s.name
+    whole, part = complex_input(s), complex_input(site)
+    assert torch.equal(part.pos, whole.pos) and torch.allclose(part.atom_feat, whole.atom_feat)
+    tight = binding_site(s, "BEN", 3.0)
+    assert tight.n_atoms < site.n_atoms and "BEN" in tight.residue_names
 
 
 def test_find_ligand_errors(complex_structure):

@@ -16,7 +16,7 @@ work is slow), and renders. Modules:
   predictors, model inputs, edge counts and views, predictions.
 - `ui.inputs`: reading uploads, SMILES, examples and CSV tables into pamnet objects.
 - `ui.viewer`: embedding `pamnet.viz` views (3Dmol.js inlined by viz: no network).
-- `ui.focus`: what to draw of a large complex (its binding site).
+- `ui.focus`: when a large complex is drawn around its binding site (`pamnet.featurize.binding_site`).
 - `ui.text`: `md()`, user text made inert for Markdown.
 """
 
