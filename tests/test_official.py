@@ -50,6 +50,23 @@ def test_reference_one_by_one(key):
     )
 
 
+@pytest.mark.cuda
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_reference_on_cuda(key):
+    ckpt, cases = CASES[key]
+    model = official.load(OFFICIAL / ckpt, EXPECTED[key]["config"]).to("cuda")
+    _check(official.run(model, cases), EXPECTED[key])
+
+
+@pytest.mark.skipif(not SHARED_REF.is_dir(), reason="shared reference folder not present")
+def test_fixtures_are_the_shared_reference():
+    """The copies in tests/fixtures are byte-for-byte the shared reference files."""
+    for name in ("inputs.json", "qm9_pamnet.pt", "qm9_pamnet_s.pt", "pdbbind_pamnet.pt"):
+        assert (OFFICIAL / name).read_bytes() == (SHARED_REF / name).read_bytes(), name
+    shared = json.loads((SHARED_REF / "expected.json").read_text())
+    assert {k: shared[k] for k in EXPECTED} == EXPECTED
+
+
 @pytest.mark.skipif(
     not (SHARED_REF / "pamnet_rna.pt").exists(), reason="official RNA files not present"
 )
