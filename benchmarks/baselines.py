@@ -42,7 +42,13 @@ def naive_layers(model: torch.nn.Module):
     """Within the block, the model's message layers use the straightforward forward."""
     saved = []
     for m in model.modules():
-        fn = _global_forward if isinstance(m, GlobalLayer) else _local_forward if isinstance(m, LocalLayer) else None
+        fn = (
+            _global_forward
+            if isinstance(m, GlobalLayer)
+            else _local_forward
+            if isinstance(m, LocalLayer)
+            else None
+        )
         if fn is not None:
             saved.append((m, m.forward))
             m.forward = types.MethodType(fn, m)

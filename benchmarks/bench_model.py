@@ -62,9 +62,9 @@ def blob(n: int, seed: int = 0, density: float = 0.05, task: str = "complex") ->
     g = torch.Generator().manual_seed(seed)
     spacing = density ** (-1 / 3)
     side = math.ceil(n ** (1 / 3))
-    grid = torch.stack(
-        torch.meshgrid(*[torch.arange(side)] * 3, indexing="ij"), -1
-    ).reshape(-1, 3)[:n]
+    grid = torch.stack(torch.meshgrid(*[torch.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)[
+        :n
+    ]
     pos = grid.float() * spacing + (torch.rand(n, 3, generator=g) - 0.5) * spacing * 0.6
     if task == "rna":
         return GraphInput(pos=pos, atom_type=torch.randint(0, 3, (n,), generator=g))
@@ -116,7 +116,12 @@ def model_for(task: str, dim: int, n_layer: int) -> PAMNet:
         cfg = ModelConfig(task="complex", dim=dim, n_layer=n_layer, cutoff_l=2.0, cutoff_g=6.0)
     else:
         cfg = ModelConfig(
-            task="rna", dim=dim, n_layer=n_layer, cutoff_l=2.6, cutoff_g=20.0, num_atom_types=3,
+            task="rna",
+            dim=dim,
+            n_layer=n_layer,
+            cutoff_l=2.6,
+            cutoff_g=20.0,
+            num_atom_types=3,
             flow="target_to_source",
         )
     return PAMNet(cfg).eval()
@@ -176,7 +181,9 @@ def run_isolated(case: dict) -> dict:
     """Run `measure(case)` in a fresh interpreter so peak memory is its own."""
     out = subprocess.run(
         [sys.executable, __file__, "--case", json.dumps(case)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode:
         return {**case, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
@@ -197,27 +204,53 @@ def main() -> None:
     print("\nQM9-size batches (dim 128, 6 layers, reference QM9 molecules, ~18 atoms each)")
     print(f"{'batch':>6} {'mol/s':>9} {'peak MiB':>9} {'fwd/dense':>10} {'naive/ours':>11}")
     for b in (32, 128):
-        r = run_isolated(dict(task="molecule", dim=128, n_layer=6, batch=b, repeats=reps,
-                              baseline=True, device=args.device))
+        r = run_isolated(
+            dict(
+                task="molecule",
+                dim=128,
+                n_layer=6,
+                batch=b,
+                repeats=reps,
+                baseline=True,
+                device=args.device,
+            )
+        )
         if "error" in r:
             print(f"{b:>6} error: {r['error']}")
             continue
-        print(f"{b:>6} {b / r['seconds']:>9.0f} {r['peak_mib']:>9.0f} "
-              f"{r['seconds'] / r['floor_seconds']:>10.2f} {r['naive_seconds'] / r['seconds']:>11.2f}")
+        print(
+            f"{b:>6} {b / r['seconds']:>9.0f} {r['peak_mib']:>9.0f} "
+            f"{r['seconds'] / r['floor_seconds']:>10.2f} {r['naive_seconds'] / r['seconds']:>11.2f}"
+        )
 
     sizes = (1000, 5000, 20000) if args.quick else (1000, 5000, 20000, 50000)
     for task in ("complex", "rna"):
-        print(f"\nSingle {task} structures (dim 128, 6 layers"
-              f"{', cutoffs 2/6 Å' if task == 'complex' else ', kNN 50, cutoffs 2.6/20 Å'})")
-        print(f"{'atoms':>7} {'s/struct':>9} {'us/atom':>8} {'peak MiB':>9} {'fwd/dense':>10}  graph")
+        print(
+            f"\nSingle {task} structures (dim 128, 6 layers"
+            f"{', cutoffs 2/6 Å' if task == 'complex' else ', kNN 50, cutoffs 2.6/20 Å'})"
+        )
+        print(
+            f"{'atoms':>7} {'s/struct':>9} {'us/atom':>8} {'peak MiB':>9} {'fwd/dense':>10}  graph"
+        )
         for n in sizes:
-            r = run_isolated(dict(task=task, dim=128, n_layer=6, atoms=n, repeats=1 if n > 5000 else reps,
-                                  dense_graph=True, device=args.device))
+            r = run_isolated(
+                dict(
+                    task=task,
+                    dim=128,
+                    n_layer=6,
+                    atoms=n,
+                    repeats=1 if n > 5000 else reps,
+                    dense_graph=True,
+                    device=args.device,
+                )
+            )
             if "error" in r:
                 print(f"{n:>7} error: {r['error']}")
                 continue
-            print(f"{n:>7} {r['seconds']:>9.3f} {r['seconds'] / n * 1e6:>8.1f} {r['peak_mib']:>9.0f} "
-                  f"{r['seconds'] / r['floor_seconds']:>10.2f}  {r['dense_graph']}")
+            print(
+                f"{n:>7} {r['seconds']:>9.3f} {r['seconds'] / n * 1e6:>8.1f} {r['peak_mib']:>9.0f} "
+                f"{r['seconds'] / r['floor_seconds']:>10.2f}  {r['dense_graph']}"
+            )
 
 
 if __name__ == "__main__":
