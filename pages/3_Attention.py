@@ -96,6 +96,12 @@ if not infos:
             f"checkpoint: a model trained on {TRAINED_ON[task]}. "
             f"The checkpoints here are for {', '.join(sorted({i.task for i in all_infos}))}. "
             "Fine-tune one on your data (Fine-tune page or `pamnet finetune`), then come back."
+            + (
+                " The official RNA-Puzzles checkpoint works too: `pamnet convert-official "
+                "pamnet_rna.pt --config cfg.json -o ~/.pamnet/checkpoints/rna.pt` (see the README)."
+                if task == "rna"
+                else ""
+            )
         )
     else:
         st.warning("No checkpoint found: put a `.pt` checkpoint in `checkpoints/`, then reload.")
