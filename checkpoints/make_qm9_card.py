@@ -141,9 +141,9 @@ def main() -> None:
         # DFT-trained model on the MMFF and on the DFT geometries
         dft_model = load_checkpoint(HERE / "qm9_pamnet.pt")
         comparison = {
-            "this_model_dft_geometry": qm9.evaluate(loaded, "test", args.test_limit, "dft"),
+            "this_model_dft_geometry": _dft_on_mmff_molecules(loaded, args.test_limit),
             "qm9_pamnet_mmff_geometry": qm9.evaluate(dft_model, "test", args.test_limit, "mmff"),
-            "qm9_pamnet_dft_geometry": qm9.evaluate(dft_model, "test", args.test_limit, "dft"),
+            "qm9_pamnet_dft_geometry": _dft_on_mmff_molecules(dft_model, args.test_limit),
         }
         for k, v in comparison.items():
             print(k, v["mae"], flush=True)
@@ -200,17 +200,25 @@ def _state_path(out: Path) -> Path:
     return out.parent / "state" / f"{out.stem}_state.pt"
 
 
-def _mmff_columns(loaded, n: int) -> dict:
-    """MAE of a DFT-trained model on the first `n` test molecules rebuilt from SMILES,
-    beside its MAE on the DFT geometries of exactly those molecules."""
+def _dft_on_mmff_molecules(loaded, n: int | None) -> dict:
+    """{"mae", "n"} of `loaded` on the DFT geometries of exactly the first `n` (None: all)
+    test molecules that have an MMFF geometry, so DFT and MMFF columns compare alike."""
     from pamnet.training import mae, predict
 
-    mmff, t_mmff = _timed(qm9.evaluate, loaded, "test", n, "mmff")
-    rows = qm9.split(loaded.metadata["split"]["seed"])["test"][:n]
+    rows = qm9.split(loaded.metadata["split"]["seed"])["test"]
+    rows = rows[:n] if n else rows
     _, kept = qm9.load_mmff(rows)
     data = qm9.load(rows)
     pred = predict(loaded.model, data.graphs(kept), loaded.normalization)
-    dft_same = {t: float(e) for t, e in zip(loaded.targets, mae(pred, data.y[kept]))}
+    err = mae(pred, data.y[kept][:, [qm9.TARGETS.index(t) for t in loaded.targets]])
+    return {"mae": {t: float(e) for t, e in zip(loaded.targets, err)}, "n": len(kept)}
+
+
+def _mmff_columns(loaded, n: int) -> dict:
+    """MAE of a DFT-trained model on the first `n` test molecules rebuilt from SMILES,
+    beside its MAE on the DFT geometries of exactly those molecules."""
+    mmff, t_mmff = _timed(qm9.evaluate, loaded, "test", n, "mmff")
+    dft_same = _dft_on_mmff_molecules(loaded, n)["mae"]
     ratio = {t: mmff["mae"][t] / dft_same[t] for t in loaded.targets}
     print(f"mmff ({mmff['n']} kept, {mmff['skipped']} skipped, {t_mmff:.0f} s):", ratio, flush=True)
     return {
@@ -249,8 +257,8 @@ def _training_section(meta: dict, loaded) -> str:
   {minutes} minutes wall clock; shipped weights: `{tr["selected"]}` (lower mean val MAE/std on
   the first {tr["selection_n"]:,} validation molecules: {", ".join(f"{k} {v:.3f}" for k, v in tr["selection_scores"].items())}).
 - Hardware: {tr["hardware"]}; torch {tr["torch"]}. Throughput while training:
-  {tr["throughput_mol_per_s"]} molecules/s on average (forward + backward; the machine was
-  shared with other work, load average up to ~12 on 2 cores).{_bench(tr)}"""
+  {tr["throughput_mol_per_s"]} molecules/s on average (forward + backward, on the shared
+  machine described).{_bench(tr)}"""
 
 
 def card(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet") -> str:
@@ -390,7 +398,8 @@ QM9 from the `qm9pack` CSVs, the same split as `qm9_pamnet` (`{split["method"]}`
 fails or whose SMILES formula differs from the DFT molecule are left out).
 
 ## Test MAE ({meta["test_n"]:,} test molecules, {meta["test_skipped"]} left out)
-Energies in meV. All columns are the same test molecules. "qm9_pamnet on MMFF" is the
+Energies in meV. All columns are the same {meta["test_n"]:,} test molecules (the DFT
+columns use their QM9 geometries, bonds perceived from them). "qm9_pamnet on MMFF" is the
 DFT-trained model on these MMFF geometries (what SMILES input got before this model);
 the ratio is that over this model.
 
