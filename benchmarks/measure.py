@@ -1,0 +1,61 @@
+"""Timing and memory helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import threading
+import time
+
+import torch
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def timeit(fn, repeats: int) -> float:
+    """Fastest of `repeats` runs of fn() after one warm-up run (CUDA synchronised)."""
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+def peak_rss_during(fn, interval_s: float = 2e-4) -> float:
+    """MiB of resident memory fn() needs at its peak above what the process holds before
+    it: freed heap is returned first (malloc_trim), then a thread samples the resident
+    size while fn runs (torch ops release the GIL). Weights and inputs made before the
+    call are not counted; everything fn allocates (graphs, activations) is."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    base = peak = rss_bytes()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_bytes())
+            time.sleep(interval_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join()
+    return (max(peak, rss_bytes()) - base) / 2**20
