@@ -16,8 +16,9 @@ import torch
 from pamnet.nn.layers import GlobalLayer, LocalLayer, scatter_sum
 
 
-def _global_forward(self, x, rbf, edge_index):
+def _global_forward(self, x, rbf, edge_index, symmetric=False):
     recv, send = (edge_index[1], edge_index[0]) if self.flow == "source_to_target" else edge_index
+    rbf = torch.cat([rbf, rbf]) if symmetric else rbf  # the official layer: every edge
     res_x = x
     x = self.mlp_x1(x)
     m = self.mlp_m(torch.cat([x[recv], x[send], rbf], -1)) * self.W_edge_attr(rbf)

@@ -111,6 +111,13 @@ def radius_graph(pos: Tensor, r: float, batch: Tensor | None = None, loop: bool 
     return edge
 
 
+def radius_pairs(pos: Tensor, r: float, batch: Tensor | None = None) -> Tensor:
+    """Each unordered pair of atoms of the same batch id within `r` Å once: [2, P] long
+    with row 0 < row 1 (`radius_graph` is these and their reverses)."""
+    edge = radius(pos, pos, r, batch, batch)
+    return edge[:, edge[0] < edge[1]]
+
+
 def knn(
     x: Tensor, y: Tensor, k: int, batch_x: Tensor | None = None, batch_y: Tensor | None = None
 ) -> Tensor:

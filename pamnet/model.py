@@ -95,11 +95,14 @@ class PAMNet(nn.Module):
     def angle_terms(self, pos: Tensor, g: Graphs, num_nodes: int) -> AngleTerms:
         """Angle bases of the local graph, embedded to [A, dim] (two-hop first)."""
         pairs = geometry.one_hop(g.edge_l, num_nodes)
-        sbf1 = self.mlp_sbf1(self.sbf(g.dist_l, geometry.one_hop_angles(pos, pairs), pairs.idx_jj))
+        radial = self.sbf.radial(g.dist_l)  # [El, S*R], shared by both angle kinds
+        angle1 = geometry.one_hop_angles(pos, pairs)
+        sbf1 = self.mlp_sbf1(self.sbf(g.dist_l, angle1, pairs.idx_jj, radial))
         if not self.two_hop:
             return AngleTerms(pairs.idx_jj, pairs.idx_ji, sbf1)
         paths = geometry.two_hop(g.edge_l, num_nodes)
-        sbf2 = self.mlp_sbf2(self.sbf(g.dist_l, geometry.two_hop_angles(pos, paths), paths.idx_kj))
+        angle2 = geometry.two_hop_angles(pos, paths)
+        sbf2 = self.mlp_sbf2(self.sbf(g.dist_l, angle2, paths.idx_kj, radial))
         return AngleTerms(
             torch.cat([paths.idx_kj, pairs.idx_jj]),
             torch.cat([paths.idx_ji, pairs.idx_ji]),
@@ -122,13 +125,14 @@ class PAMNet(nn.Module):
                 dist_l=geometry.edge_distances(g.edge_l, pos),
             )
         angles = self.angle_terms(pos, g, n)
-        rbf_g = self.mlp_rbf_g(self.rbf_g(g.dist_g))  # [Eg, dim]
+        dist_g = g.dist_g[: g.dist_g.shape[0] // 2] if g.sym_g else g.dist_g
+        rbf_g = self.mlp_rbf_g(self.rbf_g(dist_g))  # [Eg, dim] ([Eg / 2, dim] if sym_g)
         rbf_l = self.mlp_rbf_l(self.rbf_l(g.dist_l))  # [El, dim]
 
         x = self.atom_input(batch)
         outs, scores = [], []
         for glob, loc in zip(self.global_layer, self.local_layer):
-            x, out_g, s_g = glob(x, rbf_g, g.edge_g)
+            x, out_g, s_g = glob(x, rbf_g, g.edge_g, g.sym_g)
             x, out_l, s_l = loc(x, rbf_l, angles.sbf, angles.nb, angles.tgt, g.edge_l)
             outs.append(torch.stack([out_g, out_l], 1))  # [N, 2, T]
             scores.append(torch.cat([s_g, s_l], 1))  # [N, 2]

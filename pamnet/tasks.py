@@ -24,6 +24,9 @@ class Graphs(NamedTuple):
     dist_g: Tensor  # [Eg]
     edge_l: Tensor  # [2, El]
     dist_l: Tensor  # [El]
+    # True when the second half of edge_g is its first half reversed (radius graphs):
+    # the global layer then computes each pair's distance features once.
+    sym_g: bool = False
 
 
 class GraphBuilder(Protocol):
@@ -39,16 +42,23 @@ def bonded_graphs(batch: Batch, cutoff_l: float, cutoff_g: float) -> Graphs:
     """Small molecules: local = chemical bonds, global = pairs within cutoff_g."""
     if batch.bond_index is None:
         raise ValueError("molecule mode needs bonds (bond_index) for the local graph")
-    edge_g, dist_g = _with_dist(geometry.radius_graph(batch.pos, cutoff_g, batch.part), batch.pos)
+    edge_g, dist_g = _both_ways(batch, cutoff_g)
     edge_l, dist_l = _with_dist(batch.bond_index, batch.pos)
-    return Graphs(edge_g, dist_g, edge_l, dist_l)
+    return Graphs(edge_g, dist_g, edge_l, dist_l, sym_g=True)
 
 
 def radius_graphs(batch: Batch, cutoff_l: float, cutoff_g: float) -> Graphs:
     """Complexes: global = pairs within cutoff_g, local = those within cutoff_l."""
-    edge_g, dist_g = _with_dist(geometry.radius_graph(batch.pos, cutoff_g, batch.part), batch.pos)
+    edge_g, dist_g = _both_ways(batch, cutoff_g)
     keep = dist_g <= cutoff_l
-    return Graphs(edge_g, dist_g, edge_g[:, keep], dist_g[keep])
+    return Graphs(edge_g, dist_g, edge_g[:, keep], dist_g[keep], sym_g=True)
+
+
+def _both_ways(batch: Batch, r: float) -> tuple[Tensor, Tensor]:
+    """Pairs within r (same part) then the same pairs reversed, and their distances."""
+    pairs = geometry.radius_pairs(batch.pos, r, batch.part)
+    d = geometry.edge_distances(pairs, batch.pos)
+    return torch.cat([pairs, pairs.flip(0)], 1), torch.cat([d, d])
 
 
 @dataclass(frozen=True)

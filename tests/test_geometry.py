@@ -24,6 +24,17 @@ def test_radius_graph_matches_brute_force(n, r, parts):
     assert len(_pairs(edge)) == edge.shape[1]  # no duplicates
 
 
+@pytest.mark.parametrize("n,parts", [(0, 1), (1, 1), (120, 3)])
+def test_radius_pairs_are_the_radius_graph_once(n, parts):
+    g = torch.Generator().manual_seed(n)
+    pos = torch.rand(n, 3, generator=g) * 8
+    batch = torch.randint(0, parts, (n,), generator=g).sort().values
+    pairs = geometry.radius_pairs(pos, 3.0, batch)
+    assert (pairs[0] < pairs[1]).all() and len(_pairs(pairs)) == pairs.shape[1]
+    both = torch.cat([pairs, pairs.flip(0)], 1)
+    assert _pairs(both) == brute_radius_pairs(pos, 3.0, batch)
+
+
 def test_radius_graph_real_molecule_and_disconnected_parts():
     a = random_molecule(30, seed=1).pos
     b = random_molecule(20, seed=2).pos + 100.0  # far away: no edges between them

@@ -57,6 +57,31 @@ def test_batched_equals_one_by_one():
             )
 
 
+@pytest.mark.parametrize("task", ["molecule", "complex"])
+def test_symmetric_global_graph_equals_the_same_edges_in_any_order(task):
+    """sym_g (each pair's distance features computed once) changes no number: the
+    same edges shuffled and flagged non-symmetric give the same outputs."""
+    model = tiny_model(task).double()
+    if task == "molecule":
+        items = [random_molecule(n, seed=n, dtype=torch.float64) for n in (7, 15)]
+    else:
+        items = [
+            GraphInput(pos=random_molecule(25, seed=s, dtype=torch.float64).pos,
+                       atom_feat=torch.rand(25, 18, dtype=torch.float64))
+            for s in (1, 2)
+        ]  # fmt: skip
+    batch = collate(items)
+    g = model.task.build_graphs(batch, model.config.cutoff_l, model.config.cutoff_g)
+    assert g.sym_g
+    perm = torch.randperm(g.edge_g.shape[1], generator=torch.Generator().manual_seed(0))
+    plain = g._replace(edge_g=g.edge_g[:, perm], dist_g=g.dist_g[perm], sym_g=False)
+    with torch.no_grad():
+        a = model(batch, return_attention=True, graphs=g)
+        b = model(batch, return_attention=True, graphs=plain)
+    torch.testing.assert_close(a.prediction, b.prediction, atol=1e-10, rtol=0)
+    torch.testing.assert_close(a.attention, b.attention, atol=1e-10, rtol=0)
+
+
 def test_contributions_sum_to_prediction_and_attention_rows_sum_to_one():
     for model, inp in [
         (tiny_model(num_targets=3).double(), random_molecule(12, dtype=torch.float64)),

@@ -90,10 +90,16 @@ class SphericalBasis(nn.Module):
         self.envelope = Envelope(envelope_exponent)
         self._radial, self._angular = _basis_functions(num_spherical, num_radial)
 
-    def forward(self, dist: Tensor, angle: Tensor, idx: Tensor) -> Tensor:
+    def radial(self, dist: Tensor) -> Tensor:
+        """[E, S*R] radial part of each edge (`forward` takes it to skip recomputing)."""
         x = dist / self.cutoff
         rbf = torch.stack([f(x) for f in self._radial], dim=1)  # [E, S*R]
-        rbf = self.envelope(x).unsqueeze(-1) * rbf
+        return self.envelope(x).unsqueeze(-1) * rbf
+
+    def forward(
+        self, dist: Tensor, angle: Tensor, idx: Tensor, radial: Tensor | None = None
+    ) -> Tensor:
+        rbf = self.radial(dist) if radial is None else radial
         cbf = torch.stack([f(angle) for f in self._angular], dim=1)  # [T, S]
         s, n = self.num_spherical, self.num_radial
         return (rbf[idx].view(-1, s, n) * cbf.view(-1, s, 1)).view(-1, s * n)
