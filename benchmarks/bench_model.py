@@ -5,8 +5,9 @@
 
 Prints, for QM9-size batches (dim 128, 6 layers; batch 32 and 128) and single
 large structures (complex and RNA mode; 1k-50k atoms):
-- molecules/s or seconds per structure and peak memory (RSS growth of a fresh
-  subprocess on CPU, max_memory_allocated on CUDA),
+- molecules/s or seconds per structure and the forward's peak memory above the model
+  and inputs (sampled resident memory on CPU, max_memory_allocated on CUDA), each
+  case in a fresh subprocess,
 - the ratio of the forward time to the model's dense layers alone (every Linear
   + SiLU of the model run on random inputs of the shapes the forward gave it:
   the compute floor for this architecture),
@@ -22,10 +23,8 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -33,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.baselines import naive_layers  # noqa: E402
+from benchmarks.measure import peak_rss_during, timeit  # noqa: E402
 from pamnet import geometry  # noqa: E402
 from pamnet.config import ModelConfig  # noqa: E402
 from pamnet.data import GraphInput, collate  # noqa: E402
@@ -69,20 +69,6 @@ def blob(n: int, seed: int = 0, density: float = 0.05, task: str = "complex") ->
     if task == "rna":
         return GraphInput(pos=pos, atom_type=torch.randint(0, 3, (n,), generator=g))
     return GraphInput(pos=pos, atom_feat=torch.rand(n, 18, generator=g))
-
-
-def timeit(fn, repeats: int) -> float:
-    fn()  # warm-up
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def dense_floor(model: PAMNet, batch, repeats: int) -> float:
@@ -137,16 +123,15 @@ def measure(case: dict) -> dict:
     else:
         items = [blob(case["atoms"], task=case["task"])]
     batch = collate(items).to(device)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
     with torch.no_grad():
         t = timeit(lambda: model(batch), case["repeats"])
-    peak = (
-        torch.cuda.max_memory_allocated() / 2**20
-        if device.type == "cuda"
-        else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
-    )
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            model(batch)
+            peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+        else:
+            peak = peak_rss_during(lambda: model(batch))
     out = {**case, "seconds": t, "peak_mib": peak}
     out["floor_seconds"] = dense_floor(model, batch, case["repeats"])
     if case.get("baseline"):

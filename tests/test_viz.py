@@ -261,6 +261,29 @@ def test_heatmap_and_bars_shapes():
     assert len(bars.data[0].y) == 7 and len(bars.data[0].x) == 7
 
 
+def test_plots_take_predictions_explanations_and_results(tiny_registry):
+    """Package objects straight in: shapes are blocks x atoms, labels the atoms'."""
+    from pamnet.checkpoint import LoadedModel
+    from pamnet.examples import load_example
+    from pamnet.explain import explain
+    from pamnet.finetune.run import FinetuneResult
+    from pamnet.predict import predict
+    from pamnet.testing import tiny_model
+
+    (pred,) = predict(["CCO"], checkpoint="tiny", attention=True)
+    fig = attention_heatmap(pred)
+    assert np.asarray(fig.data[0].z).shape == (2, 9)  # tiny: 2 blocks; ethanol: 9 atoms
+    assert list(fig.data[0].customdata[0][:3]) == ["C1", "C2", "O3"]
+    bars = contribution_bars(pred)
+    assert np.isclose(np.sum(bars.data[0].y), pred.values[pred.targets[0]], atol=1e-5)
+    cx = explain(load_example("complex")[0], LoadedModel(tiny_model("complex"), ["pK"]))
+    fig = attention_heatmap(cx)
+    assert np.asarray(fig.data[0].z).shape == (2, len(cx.rows))  # complex rows, both copies
+    result = FinetuneResult("finished", 2, [{"epoch": 1, "train_loss": 1.0},
+                                            {"epoch": 2, "train_loss": 0.5}])  # fmt: skip
+    assert list(loss_curves(result).data[0].y) == [1.0, 0.5]
+
+
 @pytest.mark.parametrize("task,which", [("molecule", "global"), ("complex", "local")])
 def test_cost_vs_cutoff_monotone(ethanol, task, which):
     if task == "molecule":

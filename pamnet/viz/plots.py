@@ -35,15 +35,32 @@ def atom_labels(structure) -> list[str]:
     return [structure.atom_label(i) for i in range(structure.n_atoms)]
 
 
+def _rows_of(obj, what: str):
+    """(array, row labels or None) from a Prediction or Explanation (`what`: 'attention'
+    or 'contributions'), or (obj, None) for a plain array."""
+    value = getattr(obj, what, None)
+    if value is None or isinstance(obj, np.ndarray) or hasattr(obj, "detach"):
+        return obj, None
+    rows = getattr(obj, "rows", None)  # an Explanation: one label per model-input row
+    if rows is not None and "label" in rows:
+        return value, list(rows["label"])
+    s = getattr(obj, "structure", None)  # a Prediction of a molecule: rows are its atoms
+    n = np.shape(value)[1]
+    return value, atom_labels(s) if s is not None and s.n_atoms == n else None
+
+
 def attention_heatmap(attention, atom_labels=None, title: str = "Fusion attention"):
     """Heat map of the global share of the fusion attention, blocks x atoms.
 
-    attention: [L, N, 2] (global, local). z is attention[..., 0], shape [L, N];
+    attention: [L, N, 2] (global, local), or a Prediction (with attention=True) or an
+    Explanation, whose atom labels are then used. z is attention[..., 0], shape [L, N];
     blue = global (1), red = local (0). Atoms sit at x = 0..N-1 with tick labels,
     so repeated labels stay separate columns.
     """
     import plotly.graph_objects as go
 
+    attention, found = _rows_of(attention, "attention")
+    atom_labels = atom_labels if atom_labels is not None else found
     a = _numpy(attention)
     if a.ndim != 3 or a.shape[-1] != 2:
         raise ValueError(f"attention must be [L, N, 2] (global, local), got {a.shape}")
@@ -81,13 +98,18 @@ def _atom_axis(fig, labels: list[str], max_ticks: int = 60) -> None:
 def contribution_bars(values, atom_labels=None, unit: str = "", title: str = "Contributions"):
     """Bar per atom, coloured on the diverging map symmetric around 0.
 
-    values: [N] (e.g. contributions[:, :, t].sum(0)). One bar per value.
+    values: [N] (e.g. contributions[:, :, t].sum(0)), or a Prediction (with
+    attention=True) or an Explanation: its first target's per-row contributions summed
+    over blocks. One bar per value.
     """
     import plotly.graph_objects as go
 
     from pamnet.viz.colors import diverging, symmetric_range
 
-    v = _numpy(values).reshape(-1)
+    values, found = _rows_of(values, "contributions")
+    atom_labels = atom_labels if atom_labels is not None else found
+    v = _numpy(values)
+    v = v[:, :, 0].sum(0) if v.ndim == 3 else v.reshape(-1)
     labels = _labels(atom_labels, len(v))
     vmax = symmetric_range(v)
     fig = go.Figure(
@@ -239,13 +261,15 @@ def loss_curves(
 ):
     """Lines of each loss/metric column against epoch (or step).
 
-    metrics: list of dicts (one per epoch) or a DataFrame, e.g. with epoch,
-    train_loss, val_loss, val_mae. x: the x column ('epoch', else 'step', else the
-    row number). y: the columns to plot; default every column whose name ends in
-    'loss', else every numeric column but x.
+    metrics: list of dicts (one per epoch), a DataFrame, or a `FinetuneResult` /
+    anything with `.metrics`, e.g. with epoch, train_loss, val_loss, val_mae. x: the x
+    column ('epoch', else 'step', else the row number). y: the columns to plot; default
+    every column whose name ends in 'loss', else every numeric column but x.
     """
     import pandas as pd
     import plotly.graph_objects as go
+
+    metrics = getattr(metrics, "metrics", metrics)
 
     df = metrics if isinstance(metrics, pd.DataFrame) else pd.DataFrame(list(metrics))
     if x is None:
