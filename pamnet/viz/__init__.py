@@ -4,8 +4,8 @@
 that show themselves in Jupyter and give a standalone page with `.to_html()`
 for Streamlit (`st.iframe(view.to_html(), height=...)`).
 Plotly: `attention_heatmap`, `contribution_bars`, `cost_vs_cutoff`, `loss_curves`,
-`parity_plot` (the first three also take a Prediction or Explanation, `loss_curves` a
-FinetuneResult). No Streamlit import here: pages call these and render.
+`parity_plot` (`attention_heatmap` and `contribution_bars` also take a Prediction or
+an Explanation, `loss_curves` a FinetuneResult). No Streamlit import here: pages call these and render.
 """
 
 from __future__ import annotations
