@@ -123,7 +123,38 @@ def brute_radius_pairs(pos: Tensor, r: float, batch: Tensor | None = None) -> se
     return {tuple(p) for p in mask.nonzero().tolist()}
 
 
+# A glycine and a water in mmCIF (readers' and fuzz tests' seed).
+SAMPLE_CIF = """data_t
+loop_
+_atom_site.group_PDB
+_atom_site.id
+_atom_site.type_symbol
+_atom_site.label_atom_id
+_atom_site.label_alt_id
+_atom_site.label_comp_id
+_atom_site.label_asym_id
+_atom_site.label_entity_id
+_atom_site.label_seq_id
+_atom_site.pdbx_PDB_ins_code
+_atom_site.Cartn_x
+_atom_site.Cartn_y
+_atom_site.Cartn_z
+_atom_site.occupancy
+_atom_site.B_iso_or_equiv
+_atom_site.pdbx_formal_charge
+_atom_site.auth_seq_id
+_atom_site.auth_asym_id
+_atom_site.pdbx_PDB_model_num
+ATOM 1 N N . GLY A 1 1 ? 0.000 0.000 0.000 1.00 0.00 ? 1 A 1
+ATOM 2 C CA . GLY A 1 1 ? 1.460 0.000 0.000 1.00 0.00 ? 1 A 1
+ATOM 3 C C . GLY A 1 1 ? 2.010 1.420 0.000 1.00 0.00 ? 1 A 1
+ATOM 4 O O . GLY A 1 1 ? 1.250 2.390 0.000 1.00 0.00 ? 1 A 1
+HETATM 5 O O . HOH B 2 . ? 5.000 5.000 5.000 1.00 0.00 ? 101 B 1
+"""
+
+
 __all__ = [
+    "SAMPLE_CIF",
     "assert_invariant",
     "brute_radius_pairs",
     "permuted",

@@ -17,34 +17,8 @@ from pamnet.errors import PamnetError
 from pamnet.examples import load_example
 from pamnet.io import FORMATS, Limits, read, write
 from pamnet.structure import Structure
+from pamnet.testing import SAMPLE_CIF
 
-CIF = b"""data_t
-loop_
-_atom_site.group_PDB
-_atom_site.id
-_atom_site.type_symbol
-_atom_site.label_atom_id
-_atom_site.label_alt_id
-_atom_site.label_comp_id
-_atom_site.label_asym_id
-_atom_site.label_entity_id
-_atom_site.label_seq_id
-_atom_site.pdbx_PDB_ins_code
-_atom_site.Cartn_x
-_atom_site.Cartn_y
-_atom_site.Cartn_z
-_atom_site.occupancy
-_atom_site.B_iso_or_equiv
-_atom_site.pdbx_formal_charge
-_atom_site.auth_seq_id
-_atom_site.auth_asym_id
-_atom_site.pdbx_PDB_model_num
-ATOM 1 N N . GLY A 1 1 ? 0.000 0.000 0.000 1.00 0.00 ? 1 A 1
-ATOM 2 C CA . GLY A 1 1 ? 1.460 0.000 0.000 1.00 0.00 ? 1 A 1
-ATOM 3 C C . GLY A 1 1 ? 2.010 1.420 0.000 1.00 0.00 ? 1 A 1
-ATOM 4 O O . GLY A 1 1 ? 1.250 2.390 0.000 1.00 0.00 ? 1 A 1
-HETATM 5 O O . HOH B 2 . ? 5.000 5.000 5.000 1.00 0.00 ? 101 B 1
-"""
 # Tokens each format's lines are made of (for lines that look almost right).
 VOCAB = {
     "cif": [b"data_x", b"loop_", b"_atom_site.Cartn_x", b"_atom_site.type_symbol", b"ATOM",
@@ -87,7 +61,7 @@ USER_CHARGES
  6 1 7 1
 """
     return {
-        "cif": CIF,
+        "cif": SAMPLE_CIF.encode(),
         "sdf": write(drug, fmt="sdf").encode(),
         "xyz": write(load_example("ethanol"), fmt="xyz").encode(),
         "pdb": write(near, fmt="pdb").encode(),

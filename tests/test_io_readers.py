@@ -6,6 +6,7 @@ import pytest
 from pamnet.errors import UnsupportedFormatError
 from pamnet.examples import list_examples, load_example
 from pamnet.io import format_of, from_smiles, read, read_one
+from pamnet.testing import SAMPLE_CIF
 
 
 def pdb_line(rec, serial, name, resname, resseq, xyz, el="", altloc=" ", occ=1.0, chain="A"):
@@ -184,31 +185,6 @@ def test_pdb_10k_atoms_is_fast():
 
 
 # --- mmCIF --------------------------------------------------------------------
-CIF = """data_TEST
-loop_
-_atom_site.group_PDB
-_atom_site.id
-_atom_site.type_symbol
-_atom_site.label_atom_id
-_atom_site.label_alt_id
-_atom_site.label_comp_id
-_atom_site.label_asym_id
-_atom_site.label_entity_id
-_atom_site.label_seq_id
-_atom_site.pdbx_PDB_ins_code
-_atom_site.Cartn_x
-_atom_site.Cartn_y
-_atom_site.Cartn_z
-_atom_site.occupancy
-_atom_site.B_iso_or_equiv
-_atom_site.pdbx_formal_charge
-_atom_site.auth_seq_id
-_atom_site.auth_asym_id
-_atom_site.pdbx_PDB_model_num
-ATOM 1 N N . GLY A 1 1 ? 0.000 0.000 0.000 1.00 0.00 ? 1 A 1
-ATOM 2 C CA . GLY A 1 1 ? 1.460 0.000 0.000 1.00 0.00 ? 1 A 1
-HETATM 3 O O . HOH B 2 . ? 5.000 5.000 5.000 1.00 0.00 ? 101 B 1
-"""
 
 
 def test_mmcif_without_a_library_says_what_to_install(monkeypatch):
@@ -223,13 +199,14 @@ def test_mmcif_without_a_library_says_what_to_install(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_cif_libs)
     with pytest.raises(UnsupportedFormatError, match="pip install gemmi"):
-        read(CIF.encode(), fmt="cif")
+        read(SAMPLE_CIF.encode(), fmt="cif")
 
 
 def test_mmcif_with_gemmi():
     pytest.importorskip("gemmi")
-    s = read_one(CIF.encode(), name="t.cif")
-    assert s.elements == ["N", "C", "O"] and s.roles == ["protein", "protein", "water"]
+    s = read_one(SAMPLE_CIF.encode(), name="t.cif")
+    assert s.elements == ["N", "C", "C", "O", "O"]
+    assert s.roles == ["protein"] * 4 + ["water"] and s.residue_names[-1] == "HOH"
 
 
 # --- dispatch -----------------------------------------------------------------
