@@ -82,6 +82,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--hardware", default="2-core CPU (shared), 1 torch thread, no GPU")
     p.add_argument(
+        "--history",
+        default=None,
+        help="how the run went, if not in one go (e.g. resumed with another lr decay)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -169,6 +174,7 @@ def main() -> None:
             "wall_minutes": round(float(state["elapsed_s"]) / 60, 1),
             "throughput_mol_per_s": round(sum(rates) / len(rates), 1) if rates else None,
             "hardware": f"{args.hardware}; {platform.processor() or platform.machine()}",
+            **({"history": args.history} if args.history else {}),
             "torch": str(torch.__version__),
             "val_history": [
                 {k: m[k] for k in ("epoch", "train_loss", "val_score", "elapsed_s")} for m in log
@@ -241,6 +247,10 @@ def _bench(tr: dict) -> str:
     )
 
 
+def _history(tr: dict) -> str:
+    return f"\n- History: {tr['history']}" if tr.get("history") else ""
+
+
 def _training_section(meta: dict, loaded) -> str:
     tr, cfg = meta["training"], loaded.config
     tc, minutes = tr["train_config"], tr["wall_minutes"]
@@ -252,7 +262,7 @@ def _training_section(meta: dict, loaded) -> str:
   normalized targets, averaged over all 12 with equal weight.
 - Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then ×{tc["lr_decay"]}
   per epoch, gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
-  seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.
+  seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.{_history(tr)}
 - Done: {tr["epochs_done_total"]} full epochs + {tr["batches_into_next_epoch"]} batches, {tr["steps_total"]} steps,
   {minutes} minutes wall clock; shipped weights: `{tr["selected"]}` (lower mean val MAE/std on
   the first {tr["selection_n"]:,} validation molecules: {", ".join(f"{k} {v:.3f}" for k, v in tr["selection_scores"].items())}).
