@@ -69,6 +69,21 @@ def test_knn_matches_brute_force(n, k, parts):
     assert (edge[0] == edge[1]).sum() == n  # self included, as the official knn
 
 
+def test_knn_and_radius_on_a_real_structure_and_empty_input():
+    from pamnet.examples import load_example
+
+    s = load_example("rna")[0]  # a real-shaped nucleic acid, ~160 heavy atoms
+    pos = torch.tensor(s.coords, dtype=torch.float32)
+    d = torch.cdist(pos.double(), pos.double())
+    edge = geometry.knn_graph(pos, 16)
+    want = {(i, j) for i in range(len(pos)) for j in d[i].topk(16, largest=False).indices.tolist()}
+    assert _pairs(edge) == want
+    assert _pairs(geometry.radius_graph(pos, 4.0)) == brute_radius_pairs(pos, 4.0)
+    empty = torch.zeros(0, 3)
+    assert geometry.knn_graph(empty, 5).shape == (2, 0)
+    assert geometry.radius_pairs(empty, 5.0).shape == (2, 0)
+
+
 def test_knn_clustered_density():
     # A dense blob plus sparse outliers: the first radius guess fits neither.
     g = torch.Generator().manual_seed(0)

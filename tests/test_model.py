@@ -141,6 +141,14 @@ def test_empty_structure_and_single_atom():
     )
     out = model(collate([one]), return_attention=True)
     assert out.prediction.shape == (1, 1) and torch.isfinite(out.prediction).all()
+    empty = GraphInput(
+        pos=torch.zeros(0, 3),
+        atom_type=torch.zeros(0, dtype=torch.long),
+        bond_index=torch.empty(2, 0, dtype=torch.long),
+    )
+    out = model(collate([empty, one]), return_attention=True, return_contributions=True)
+    assert out.prediction.shape == (2, 1) and out.prediction[0, 0] == 0.0  # nothing to sum
+    assert out.attention.shape == (2, 1, 2) and out.contributions.shape == (2, 1, 1)
 
 
 def test_checkpoint_round_trip(tmp_path):
