@@ -82,6 +82,22 @@ def test_symmetric_global_graph_equals_the_same_edges_in_any_order(task):
     torch.testing.assert_close(a.attention, b.attention, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("task", ["complex", "rna"])
+def test_complex_and_rna_batched_equal_one_by_one(task):
+    model = tiny_model(task).double()
+    if task == "complex":
+        items = [_complex(seed=s) for s in (1, 2, 3)]
+        for it in items:
+            it.pos, it.atom_feat, it.sign = it.pos.double(), it.atom_feat.double(), it.sign.double()
+    else:
+        mols = [random_molecule(n, seed=n, num_types=3, dtype=torch.float64) for n in (30, 9, 60)]
+        items = [GraphInput(pos=m.pos, atom_type=m.atom_type) for m in mols]
+    with torch.no_grad():
+        batched = model(collate(items)).prediction
+        single = torch.cat([model(collate([it])).prediction for it in items])
+    torch.testing.assert_close(batched, single, atol=1e-9, rtol=0)
+
+
 def test_contributions_sum_to_prediction_and_attention_rows_sum_to_one():
     for model, inp in [
         (tiny_model(num_targets=3).double(), random_molecule(12, dtype=torch.float64)),
