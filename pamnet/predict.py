@@ -162,12 +162,13 @@ class Predictor:
             raise PamnetError(
                 f"cannot predict for a {type(item).__name__}; give a Structure or SMILES"
             )
-        if self.task == "molecule":  # before featurizing: that is what costs
+        if self.task == "molecule":  # one row per atom: check before featurizing
             self._check_size(structure.n_atoms, structure)
         inp = to_input(structure, self.task, **featurize_kw)
-        self._check_size(inp.num_atoms, structure)
-        if self.task == "molecule" and self._qm9_model:
-            _one_fragment(structure)
+        if self.task != "molecule":
+            self._check_size(inp.num_atoms, structure)
+        elif self._qm9_model:  # over the bonds the model's local graph uses
+            _one_fragment(structure, inp.bond_index.T.cpu().numpy())
         return inp, self.domain_warnings(structure), structure
 
     def _check_size(self, n: int, structure) -> None:
@@ -324,12 +325,12 @@ def to_sdf(predictions: list[Prediction]) -> str:
     return write_sdf([p.structure for p in kept], predictions=props)
 
 
-def _one_fragment(structure) -> None:
+def _one_fragment(structure, bonds) -> None:
     """`DisconnectedError` for several covalent fragments (a salt, a dimer): QM9
     molecules are single molecules, so such a prediction has no meaning there."""
     from pamnet.errors import DisconnectedError
 
-    parts = structure.fragments()
+    parts = structure.fragments(bonds)
     if len(parts) > 1:
         formulas = [structure.select(p).formula for p in parts[:4]]
         more = ", ..." if len(parts) > 4 else ""

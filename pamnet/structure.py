@@ -268,13 +268,13 @@ class Structure:
             return covalent_bonds(self.elements, self.coords)
         return self.bonds
 
-    def fragments(self) -> list[np.ndarray]:
-        """Atom indices of each covalently connected fragment (see `display_bonds`),
-        largest first."""
+    def fragments(self, bonds: np.ndarray | None = None) -> list[np.ndarray]:
+        """Atom indices of each connected fragment, largest first, over `bonds` ([B, 2];
+        default `display_bonds`)."""
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        b = self.display_bonds()
+        b = self.display_bonds() if bonds is None else np.asarray(bonds).reshape(-1, 2)
         graph = coo_matrix((np.ones(len(b)), (b[:, 0], b[:, 1])), shape=(self.n_atoms,) * 2)
         _, labels = connected_components(graph, directed=False)
         parts = [np.nonzero(labels == k)[0] for k in np.unique(labels)]

@@ -171,14 +171,8 @@ def _table_rows(path: str, column: str | None, name_column: str | None) -> list[
     rows = []
     for k, smi in enumerate(smiles_column(table.frame, column)):
         name = str(names[k]) if names else None
-        rows.append(
-            (smi, name)
-            if smi
-            else (
-                _Failed(name or f"row {k + 1}", f"{table.name} row {k + 1}: empty {column!r} cell"),
-                name,
-            )
-        )
+        empty = f"{table.name} row {k + 1}: empty {column!r} cell"
+        rows.append((smi or _Failed(name or f"row {k + 1}", empty), name))
     return rows
 
 

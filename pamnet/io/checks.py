@@ -53,7 +53,7 @@ def is_flat(coords: np.ndarray) -> bool:
 def drawing_2d(s: Structure) -> str | None:
     """Why a flat structure (every z equal) is a 2D drawing rather than a planar 3D
     molecule, or None when it is not flat or looks like a real planar geometry."""
-    if s.n_atoms < 3 or np.ptp(s.coords[:, 2]) > 0:
+    if not is_flat(s.coords):
         return None
     bonds = (
         s.bonds if s.bonds is not None and len(s.bonds) else covalent_bonds(s.elements, s.coords)
