@@ -10,9 +10,15 @@ from torch import Tensor, nn
 
 
 def mlp(*channels: int) -> nn.Sequential:
-    """Stack of Linear + SiLU blocks; keys `i.0.weight` match the official layout."""
+    """Stack of Linear + SiLU blocks; keys `i.0.weight` match the official layout.
+
+    The SiLU overwrites its Linear's fresh output (autograd saves what it needs):
+    no second [rows, dim] buffer per block."""
     return nn.Sequential(
-        *[nn.Sequential(nn.Linear(a, b), nn.SiLU()) for a, b in zip(channels[:-1], channels[1:])]
+        *[
+            nn.Sequential(nn.Linear(a, b), nn.SiLU(inplace=True))
+            for a, b in zip(channels[:-1], channels[1:])
+        ]
     )
 
 
@@ -32,7 +38,7 @@ class Res(nn.Module):
         reset_mlp(self.mlp)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.mlp(x) + x
+        return self.mlp(x).add_(x)
 
 
 def _split(lin: nn.Linear, dim: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -78,7 +84,7 @@ class _Head(nn.Module):
         nn.init.uniform_(self.W, -bound, bound)
 
     def update_and_read(self, x: Tensor, res_x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        x = self.res1(x) + res_x
+        x = self.res1(x).add_(res_x)
         x = self.res3(self.res2(x))
         h = self.mlp_out(x)
         return x, self.W_out(h), h @ self.W  # [N, dim], [N, T], [N, 1]
@@ -138,7 +144,7 @@ class GlobalLayer(_Head):
                 pre = at_recv.index_select(0, r)
                 pre += at_send.index_select(0, s)
                 pre += edge[:, :d]
-                agg.index_add_(0, r, F.silu(pre) * edge[:, d:])  # messages [C, dim]
+                agg.index_add_(0, r, F.silu(pre, inplace=True).mul_(edge[:, d:]))  # [C, dim]
         x = self.mlp_x2(x + agg)
         return self.update_and_read(x, res_x)
 
@@ -186,12 +192,15 @@ class LocalLayer(_Head):
         w_rbf = torch.cat([ji_e, nb_e, self.lin_rbf.weight, self.lin_rbf_out.weight])
         edge = F.linear(rbf, w_rbf)  # [E, 4 dim]
         bias = torch.cat([ji.bias, nbl.bias])
-        h = F.silu(at_dst[dst] + at_src[src] + edge[:, : 2 * d] + bias)  # [E, 2 dim]
+        h = at_dst.index_select(0, dst)
+        h += at_src.index_select(0, src)
+        h += edge[:, : 2 * d]
+        h = F.silu(h.add_(bias), inplace=True)  # [E, 2 dim]
         m_nb = h[:, d:] * edge[:, 2 * d : 3 * d]
         via_angles = torch.zeros_like(m_nb)
         for rows in chunks(nb.numel(), x.device):
-            t = tgt[rows]
-            via_angles.index_add_(0, t, m_nb.index_select(0, nb[rows]) * self.mlp_sbf(sbf[rows]))
-        m = edge[:, 3 * d :] * (h[:, :d] + via_angles)
+            terms = self.mlp_sbf(sbf[rows]).mul_(m_nb.index_select(0, nb[rows]))
+            via_angles.index_add_(0, tgt[rows], terms)
+        m = via_angles.add_(h[:, :d]).mul_(edge[:, 3 * d :])
         x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))
         return self.update_and_read(x, res_x)
