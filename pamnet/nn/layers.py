@@ -189,18 +189,15 @@ class LocalLayer(_Head):
         nb_d, nb_s, nb_e = _split(nbl, d)
         at_dst = F.linear(x, torch.cat([ji_d, nb_d]))  # [N, 2 dim]
         at_src = F.linear(x, torch.cat([ji_s, nb_s]))  # [N, 2 dim]
-        w_rbf = torch.cat([ji_e, nb_e, self.lin_rbf.weight, self.lin_rbf_out.weight])
-        edge = F.linear(rbf, w_rbf)  # [E, 4 dim]
-        bias = torch.cat([ji.bias, nbl.bias])
         h = at_dst.index_select(0, dst)
         h += at_src.index_select(0, src)
-        h += edge[:, : 2 * d]
-        h = F.silu(h.add_(bias), inplace=True)  # [E, 2 dim]
-        m_nb = h[:, d:] * edge[:, 2 * d : 3 * d]
+        h.addmm_(rbf, torch.cat([ji_e, nb_e]).T)  # the rbf part, accumulated in place
+        h = F.silu(h.add_(torch.cat([ji.bias, nbl.bias])), inplace=True)  # [E, 2 dim]
+        m_nb = self.lin_rbf(rbf).mul_(h[:, d:])
         via_angles = torch.zeros_like(m_nb)
         for rows in chunks(nb.numel(), x.device):
             terms = self.mlp_sbf(sbf[rows]).mul_(m_nb.index_select(0, nb[rows]))
             via_angles.index_add_(0, tgt[rows], terms)
-        m = via_angles.add_(h[:, :d]).mul_(edge[:, 3 * d :])
+        m = self.lin_rbf_out(rbf).mul_(via_angles.add_(h[:, :d]))
         x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))
         return self.update_and_read(x, res_x)
