@@ -1,0 +1,39 @@
+"""The benchmarks' own measuring helpers count what they claim to count."""
+
+import torch
+
+from benchmarks.measure import matmul_flops
+
+
+def test_matmul_flops_counts_every_product_form():
+    a, b = torch.randn(10, 8), torch.randn(8, 6)
+    c, bias = torch.randn(10, 6), torch.randn(6)
+    one = 2 * 10 * 8 * 6
+
+    def work():
+        a @ b  # mm
+        torch.nn.functional.linear(a, b.T, bias)  # addmm
+        c.addmm_(a, b)  # in place: skipped by torch's FlopCounterMode
+        torch.bmm(a.expand(3, 10, 8), b.expand(3, 8, 6))  # 3 products
+        a + 1  # not a matmul
+
+    assert matmul_flops(work) == 6 * one
+
+
+def test_matmul_flops_of_the_model_match_its_layer_shapes():
+    from pamnet.config import ModelConfig
+    from pamnet.data import collate
+    from pamnet.model import PAMNet
+    from pamnet.testing import random_molecule
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="molecule", dim=16, n_layer=2, num_atom_types=5)
+    model = PAMNet(cfg).eval()
+    batch = collate([random_molecule(12, seed=1)])
+    with torch.no_grad():
+        flops = matmul_flops(lambda: model(batch))
+        # a model with twice the width does about 4x the matmul work on the same input
+        wide = PAMNet(ModelConfig(task="molecule", dim=32, n_layer=2, num_atom_types=5)).eval()
+        ratio = matmul_flops(lambda: wide(batch)) / flops
+    assert flops > 0
+    assert 3.0 < ratio < 4.0  # the basis-to-dim layers grow only 2x
