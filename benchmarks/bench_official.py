@@ -10,12 +10,14 @@ Without them this script says what is missing and exits 2.
 
 For QM9-size batches (dim 128, 6 layers; batch 32 and 128 of the reference QM9
 molecules, ~18 atoms each) it prints, for both implementations: molecules/s (inference,
-best of 10 forwards, in the best of 3 alternating rounds), peak memory of one forward (resident memory above the model and inputs,
-sampled while it runs: graphs and activations), and the ratios ours/official; and the largest difference of
-the predictions. Each implementation runs in its own subprocess, one after the other.
-Then the compute floor: each one's dense matmul FLOPs per forward (profiler count), our
-time if only our matmuls ran, at the float32 GEMM rate measured here, and the official
-time over that: the most any float32 implementation of our arithmetic could gain.
+best of 10 forwards, in the best of 3 alternating rounds), peak memory of one forward
+(resident memory above the model and inputs, sampled while it runs: graphs and
+activations), the ratios ours/official, and the largest difference of the predictions.
+Each implementation runs in its own subprocess, the two taking turns.
+Then the compute floor: each one's dense matmul FLOPs per forward (counted at dispatch,
+`measure.matmul_flops`), our time if only our matmuls ran, at the float32 GEMM rate
+measured here, and the official time over that: the most any float32 implementation of
+our arithmetic could gain.
 """
 
 from __future__ import annotations
