@@ -47,7 +47,10 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     warmup_epochs: float = 1.0  # linear warm-up from lr/steps to lr
-    lr_decay: float = 0.96  # lr multiplied by this per epoch after warm-up (smoothly per step)
+    lr_decay: float = 0.96  # schedule "exp": lr multiplied by this per epoch after warm-up
+    schedule: str = "exp"  # "exp" (per-epoch decay) or "cosine" (to min_lr_factor at the end)
+    min_lr_factor: float = 0.01  # cosine: the last step's lr as a fraction of lr
+    schedule_start: int = 0  # step at which this schedule (and its warm-up) began: a restart
     ema_decay: float = 0.999
     clip_norm: float = 10.0  # max global gradient norm
     weight_decay: float = 0.0
@@ -227,6 +230,8 @@ class Trainer:
             )
         if len(train) == 0:
             raise DataError("the training set is empty")
+        if config.schedule not in ("exp", "cosine"):
+            raise ConfigError(f"schedule must be 'exp' or 'cosine', got {config.schedule!r}")
         self.config = config
         self.train_set, self.val_set = train, val
         self.normalization, self.targets = normalization, list(targets)
@@ -256,9 +261,16 @@ class Trainer:
         self._epoch_loss = [0.0, 0]  # running sum, count of the current epoch
 
     def _lr_factor(self, step: int) -> float:
-        spe = self.steps_per_epoch
-        warm = max(1.0, self.config.warmup_epochs * spe)
-        decay = self.config.lr_decay ** (max(0.0, step - warm) / spe)
+        """lr / config.lr at `step`: linear warm-up from `schedule_start`, then decay."""
+        cfg, spe = self.config, self.steps_per_epoch
+        step = max(0, step - cfg.schedule_start)
+        warm = max(1.0, cfg.warmup_epochs * spe)
+        if cfg.schedule == "cosine":
+            last = cfg.epochs * spe - cfg.schedule_start - 1  # the run's last step
+            t = min(1.0, max(0.0, step - warm) / max(1.0, last - warm))
+            decay = cfg.min_lr_factor + (1 - cfg.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * t))
+        else:
+            decay = cfg.lr_decay ** (max(0.0, step - warm) / spe)
         return min(1.0, (step + 1) / warm) * decay
 
     def _order(self, epoch: int) -> Tensor:
@@ -457,6 +469,11 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # a resume may change lr: the schedule multiplies the configured one
+        self.scheduler.base_lrs = [self.config.lr for _ in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.config.lr
+            group["lr"] = self.config.lr * self._lr_factor(int(state["step"]))
         self.ema.load_state_dict(state["ema"])
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self.step, self.elapsed_s = int(state["step"]), float(state["elapsed_s"])
@@ -477,15 +494,19 @@ class Trainer:
         val: GraphDataset | None = None,
         out_dir: str | os.PathLike | None = None,
         callback: Callable[[EpochMetrics], bool | None] | None = None,
+        restart_schedule: bool = False,
         **overrides,
     ) -> Trainer:
         """Rebuild a trainer from `state.pt` to continue exactly where it stopped.
 
         overrides: TrainConfig fields to change (e.g. epochs, max_minutes, device);
-        changing batch_size or lr_decay changes the schedule, so the run is no longer
-        identical to an uninterrupted one.
+        changing batch_size, lr or the schedule changes the run, so it is no longer
+        identical to an uninterrupted one. restart_schedule: start a new warm-up and
+        schedule at the saved step (e.g. a cosine over the remaining epochs).
         """
         state = load_state(path)
+        if restart_schedule:
+            overrides = {**overrides, "schedule_start": int(state["step"])}
         config = TrainConfig.from_dict({**state["train_config"], **overrides})
         model = PAMNet(ModelConfig.from_dict(state["model_config"]))
         trainer = cls(

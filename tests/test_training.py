@@ -154,3 +154,22 @@ def test_learning_rate_warms_up_then_decays():
     assert f[0] == pytest.approx(1 / spe) and f[spe - 1] == pytest.approx(1.0)
     assert f[2 * spe] == pytest.approx(0.5 ** ((2 * spe - spe) / spe))
     assert all(a <= b for a, b in zip(f[:spe], f[1:spe]))
+
+
+def test_cosine_schedule_restarts_at_a_saved_step(tmp_path):
+    data = _dataset(64)
+    first = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1), out_dir=tmp_path)
+    first.fit()
+    spe = first.steps_per_epoch
+    resumed = Trainer.from_state(tmp_path / "state.pt", data, restart_schedule=True,
+                                 schedule="cosine", lr=1e-3, epochs=4,
+                                 warmup_epochs=1.0)  # fmt: skip
+    cfg = resumed.config
+    assert cfg.schedule_start == first.step == spe and cfg.lr == 1e-3
+    f = [resumed._lr_factor(s) for s in range(spe, 4 * spe)]
+    assert f[0] == pytest.approx(1 / spe) and f[spe - 1] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[spe - 1 :], f[spe:]))  # decays after the warm-up
+    assert f[-1] == pytest.approx(cfg.min_lr_factor, rel=0.2)
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * f[0])
+    resumed.fit()
+    assert resumed.epoch == 4 and resumed.optimizer.param_groups[0]["lr"] < 1e-4

@@ -41,13 +41,26 @@ def register(subparsers) -> None:
     p.add_argument("--cutoff-g", type=float, default=5.0, help="global-graph radius, Å")
     p.add_argument("--epochs", type=int, default=None, help="default 5")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=None, help="default 1e-3 (kept on --resume)")
+    p.add_argument("--warmup-epochs", type=float, default=None, help="default 1")
     p.add_argument(
         "--lr-decay",
         type=float,
         default=None,
         help="lr factor per epoch after warm-up (default 0.96; may be changed on --resume)",
+    )
+    p.add_argument(
+        "--schedule",
+        default=None,
+        choices=["exp", "cosine"],
+        help="lr after warm-up: exp (x --lr-decay per epoch) or cosine (to 1%% of --lr at the "
+        "last epoch); default exp",
+    )
+    p.add_argument(
+        "--restart-schedule",
+        action="store_true",
+        help="with --resume: a new warm-up and schedule from the saved step (use with "
+        "--schedule cosine --lr ... --epochs ...)",
     )
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     p.add_argument("--save-every-minutes", type=float, default=10.0)
@@ -154,11 +167,19 @@ def run(args: argparse.Namespace) -> int:
             args.workers,
         )
         overrides = {"device": args.device}
-        for name in ("epochs", "max_minutes", "lr_decay"):
+        for name in ("epochs", "max_minutes", "lr_decay", "schedule", "warmup_epochs"):
             if getattr(args, name) is not None:
                 overrides[name] = getattr(args, name)
+        if args.lr is not None:
+            overrides["lr"] = args.lr
         trainer = Trainer.from_state(
-            args.resume, train, val, out_dir=args.out, callback=_print_epoch, **overrides
+            args.resume,
+            train,
+            val,
+            out_dir=args.out,
+            callback=_print_epoch,
+            restart_schedule=args.restart_schedule,
+            **overrides,
         )
         print(f"resuming at epoch {trainer.epoch}, step {trainer.step}", flush=True)
     else:
@@ -205,8 +226,9 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(
             epochs=args.epochs or 5,
             batch_size=args.batch_size,
-            lr=args.lr,
-            warmup_epochs=args.warmup_epochs,
+            lr=args.lr if args.lr is not None else 1e-3,
+            warmup_epochs=args.warmup_epochs if args.warmup_epochs is not None else 1.0,
+            schedule=args.schedule or "exp",
             lr_decay=args.lr_decay if args.lr_decay is not None else 0.96,
             max_minutes=args.max_minutes,
             save_every_minutes=args.save_every_minutes,
