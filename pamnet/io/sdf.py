@@ -8,6 +8,7 @@ from pamnet.errors import MissingCoordinatesError, ParseError
 from pamnet.io._text import Limits, check_atoms
 from pamnet.io.checks import is_flat
 from pamnet.structure import AROMATIC, Structure, element_or_error
+from pamnet.text import sdf_key, sdf_line
 
 # V2000 atom-block charge codes (the "M  CHG" lines override them).
 _CHARGE_CODE = {0: 0, 1: 3, 2: 2, 3: 1, 4: 0, 5: -1, 6: -2, 7: -3}
@@ -281,9 +282,11 @@ def format_sdf(structures: list[Structure], predictions: list[dict] | None = Non
             props.update(predictions[k])
         big = s.n_atoms > 999 or len(bonds) > 999 or np.abs(s.coords).max() >= 1e4
         ctab = _ctab_v3000(s, bonds, orders) if big else _ctab_v2000(s, bonds, orders)
-        name = s.name.replace("\n", " ")[:80]
+        name = sdf_line(s.name, limit=80)
         head = f"{name}\n  {'pamnet':<8s}{'':10s}3D\n{s.geometry}\n"  # dim code: cols 21-22
-        data = "".join(f">  <{key}>\n{_value(v)}\n\n" for key, v in props.items())
+        data = "".join(
+            f">  <{sdf_key(key)}>\n{sdf_line(_value(v))}\n\n" for key, v in props.items()
+        )
         chunks.append(head + ctab + "M  END\n" + data + "$$$$\n")
     return "".join(chunks)
 
