@@ -8,6 +8,24 @@ from pamnet.errors import ConfigError
 
 TASKS = ("molecule", "complex", "rna")
 VARIANTS = ("PAMNet", "PAMNet_s")
+# Sane bounds, checked before anything is allocated (a checkpoint's config is untrusted
+# input): inclusive (low, high) per integer field, and Å for the cutoffs. The spherical
+# basis is precomputed up to 9 x 9 (`pamnet.nn._sbf_forms`; the paper uses 7 x 6).
+BOUNDS = {
+    "dim": (1, 1024),
+    "n_layer": (1, 32),
+    "num_targets": (1, 256),
+    "num_atom_types": (1, 128),
+    "atom_feat_dim": (1, 1024),
+    "knn_k": (1, 512),
+    "num_spherical": (1, 9),
+    "num_radial": (1, 9),
+    "num_rbf": (1, 128),
+    "envelope_exponent": (1, 16),
+}
+MAX_CUTOFF = 50.0
+# ~37 n_layer dim^2 weights (measured); 100 M float32 weights are 400 MB.
+MAX_PARAMETERS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -37,12 +55,34 @@ class ModelConfig:
             raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.variant == "PAMNet_s" and self.task != "molecule":
             raise ConfigError("PAMNet_s is defined for small molecules only; use variant='PAMNet'")
-        if self.dim < 1 or self.n_layer < 1 or self.num_targets < 1:
-            raise ConfigError("dim, n_layer and num_targets must be positive")
-        if not (0 < self.cutoff_l and 0 < self.cutoff_g):
-            raise ConfigError("cutoffs must be positive (Å)")
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ConfigError(
+                    f"{name} must be an integer from {low} to {high}, got {value!r}; "
+                    "is this checkpoint from PAMNet Studio or the official code?"
+                )
+        for name in ("cutoff_l", "cutoff_g"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 < value <= MAX_CUTOFF:
+                raise ConfigError(
+                    f"{name} must be a distance in (0, {MAX_CUTOFF}] Å, got {value!r}"
+                )
+        if self.estimated_parameters > MAX_PARAMETERS:
+            raise ConfigError(
+                f"dim {self.dim} x n_layer {self.n_layer} means about "
+                f"{self.estimated_parameters / 1e6:.0f} M weights, over the "
+                f"{MAX_PARAMETERS / 1e6:.0f} M this app loads; use a smaller model"
+            )
         if self.flow not in ("source_to_target", "target_to_source"):
             raise ConfigError(f"unknown flow {self.flow!r}")
+
+    @property
+    def estimated_parameters(self) -> int:
+        """About how many weights the model has (within ~5% for the usual sizes)."""
+        return 37 * self.n_layer * self.dim**2 + self.dim * (
+            self.num_atom_types + self.atom_feat_dim
+        )
 
     @property
     def uses_atom_types(self) -> bool:

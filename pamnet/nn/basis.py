@@ -52,25 +52,23 @@ class BesselBasis(nn.Module):
 
 @lru_cache(maxsize=8)
 def _basis_functions(num_spherical: int, num_radial: int) -> tuple[list, list]:
-    """Radial [S*R] and angular [S] torch functions; precomputed for the usual 7 x 6."""
+    """Radial [S*R] and angular [S] torch functions, precomputed up to 9 x 9 (nothing is
+    derived at load: `ModelConfig` refuses larger sizes)."""
+    from pamnet.errors import ConfigError
     from pamnet.nn import _sbf_forms as forms
 
-    if num_spherical <= forms.NUM_SPHERICAL and num_radial <= forms.NUM_RADIAL:
-        # The zeros z_sn (and so each function) do not depend on how many are taken.
-        radial = [
-            forms.RADIAL[s * forms.NUM_RADIAL + n]
-            for s in range(num_spherical)
-            for n in range(num_radial)
-        ]
-        return radial, forms.ANGULAR[:num_spherical]
-    # Larger sizes: derive symbolically (slow, ~15 s) and compile with sympy.
-    from pamnet.nn.make_sbf_forms import generate
-
-    namespace: dict = {}
-    exec(
-        compile(generate(num_spherical, num_radial), "<sbf_forms>", "exec"), namespace
-    )  # our own code
-    return namespace["RADIAL"], namespace["ANGULAR"]
+    if num_spherical > forms.NUM_SPHERICAL or num_radial > forms.NUM_RADIAL:
+        raise ConfigError(
+            f"the spherical basis is precomputed up to {forms.NUM_SPHERICAL} x "
+            f"{forms.NUM_RADIAL}; got {num_spherical} x {num_radial}"
+        )
+    # The zeros z_sn (and so each function) do not depend on how many are taken.
+    radial = [
+        forms.RADIAL[s * forms.NUM_RADIAL + n]
+        for s in range(num_spherical)
+        for n in range(num_radial)
+    ]
+    return radial, forms.ANGULAR[:num_spherical]
 
 
 class SphericalBasis(nn.Module):

@@ -22,7 +22,7 @@ NUM_RADIAL = {r}
 '''
 
 
-def generate(num_spherical: int = 7, num_radial: int = 6) -> str:
+def generate(num_spherical: int = 9, num_radial: int = 9) -> str:
     import sympy as sym
     from sympy.printing.pycode import PythonCodePrinter
     from torch_geometric.nn.models.dimenet_utils import bessel_basis, real_sph_harm
