@@ -243,3 +243,22 @@ def test_a_killed_worker_is_reported_failed_after_a_restart(job_env, mols_sdf):
     jobs.resume(job.id, epochs=1)
     done = _wait(lambda: _finished(store, job.id), 120, "the resumed job")[0]
     assert done.status == "finished" and done.error is None
+
+
+@pytest.mark.parametrize("garbage", [b"not a database\n" * 200, b""], ids=["garbage", "cut"])
+def test_a_corrupt_database_is_moved_aside_and_a_fresh_one_started(tmp_path, garbage):
+    good = JobStore(tmp_path)
+    good.create("j1", "ok", {"epochs": 1})
+    db = tmp_path / "jobs.db"
+    for extra in tmp_path.glob("jobs.db-*"):  # WAL files of the good database
+        extra.unlink()
+    bad = garbage or db.read_bytes()[:200]  # garbage, or a file cut after its header
+    db.write_bytes(bad)
+    store = JobStore(tmp_path)
+    assert store.list() == [] and store.notice is not None
+    assert "moved aside" in store.notice and str(tmp_path) not in store.notice
+    aside = [p for p in tmp_path.glob("jobs.db.corrupt-*") if not p.name.endswith(("wal", "shm"))]
+    assert len(aside) == 1 and aside[0].read_bytes() == bad  # kept for the user, unchanged
+    store.create("j2", "after", {"epochs": 1})
+    assert [j.name for j in JobStore(tmp_path).list()] == ["after"]
+    assert JobStore(tmp_path).notice is None

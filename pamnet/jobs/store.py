@@ -142,9 +142,34 @@ class JobStore:
         self.root = Path(root) if root is not None else default_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "jobs.db"
+        # Set when the database was unreadable and moved aside: what the user should know.
+        self.notice: str | None = None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self.notice = self._move_aside(exc)
+            self._open()
+
+    def _open(self) -> None:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("integrity check failed")
+
+    def _move_aside(self, exc: Exception) -> str:
+        """Rename a corrupt database (and its WAL files) so a fresh one can start."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = self.root / f"jobs.db.corrupt-{stamp}"
+        for suffix in ("", "-wal", "-shm"):
+            src = self.root / f"jobs.db{suffix}"
+            if src.exists():
+                os.replace(src, self.root / f"{moved.name}{suffix}")
+        return (
+            f"The jobs database was unreadable ({type(exc).__name__}: {exc}) and was moved "
+            f"aside to {moved.name} in the jobs folder; a fresh one was started. Finished "
+            "checkpoints are still in the data folder."
+        )
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
