@@ -172,3 +172,15 @@ def test_smiles_text_never_opens_a_file(tmp_path, monkeypatch):
     smi = tmp_path / "mols.smi"
     smi.write_text("CCO ethanol\n")
     assert read(smi)[0].n_atoms == 9  # a Path is a file
+
+
+def test_a_duplicated_atom_is_named_with_its_twin_never_itself():
+    from pamnet.io.checks import find_overlap
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        coords = rng.normal(size=(20, 3)) * 20
+        a, b = rng.choice(20, size=2, replace=False)
+        coords[b] = coords[a]  # an exact duplicate: distance 0, a tie for the tree
+        i, j, d = find_overlap(coords)
+        assert (i, j) == (min(a, b), max(a, b)) and d == 0.0

@@ -213,8 +213,9 @@ def test_mmcif_with_gemmi():
 def test_format_from_extension_and_content():
     assert format_of("a/B.SDF") == "sdf" and format_of("x.mol") == "sdf"
     assert format_of("x.ent") == "pdb" and format_of("x.txt") is None
-    with pytest.raises(UnsupportedFormatError, match="compressed"):
-        format_of("x.pdb.gz")
+    assert format_of("x.pdb.gz") == "pdb" and format_of("x.sdf.bz2") == "sdf"
+    with pytest.raises(UnsupportedFormatError, match="zip"):
+        format_of("x.pdb.zip")
     assert read_one(_pdb().encode()).n_atoms == 11  # sniffed: PDB
     assert read_one(MOL2.encode()).name == "acetate"  # sniffed: MOL2
 
@@ -224,3 +225,23 @@ def test_every_bundled_example_reads():
         structures = load_example(ex.name)
         assert structures and all(s.n_atoms > 0 for s in structures), ex.name
         assert ex.path.stat().st_size < 300_000 and ex.description
+
+
+def test_compression_is_told_by_content_not_name(tmp_path):
+    import bz2
+    import gzip
+    import lzma
+
+    from pamnet.io import Limits
+    from pamnet.errors import TooLargeError
+
+    text = _pdb().encode()
+    (tmp_path / "plain.pdb.gz").write_bytes(text)  # mis-named: plain text
+    assert read_one(tmp_path / "plain.pdb.gz").n_atoms == 11
+    for ext, pack in (("gz", gzip.compress), ("bz2", bz2.compress), ("xz", lzma.compress)):
+        (tmp_path / f"real.pdb.{ext}").write_bytes(pack(text))
+        assert read_one(tmp_path / f"real.pdb.{ext}").n_atoms == 11
+        assert read_one(pack(text), fmt="pdb").n_atoms == 11  # an upload without a name
+    bomb = gzip.compress(b"REMARK " + b" " * 2_000_000)  # 2 MB from ~2 kB
+    with pytest.raises(TooLargeError, match="decompresses"):
+        read(bomb, fmt="pdb", limits=Limits(max_bytes=1_000_000))

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from pamnet.errors import InputNotFoundError, UnsupportedFormatError
-from pamnet.io._text import Limits, check_size, decode, read_bytes, split_lines
+from pamnet.io._text import Limits, check_size, decode, decompress, read_bytes, split_lines
 from pamnet.io.checks import check_structure
 from pamnet.io.smiles import MAX_SMILES_ATOMS, from_smiles
 from pamnet.structure import Structure
@@ -44,12 +44,15 @@ __all__ = [
 
 
 def format_of(name: str) -> str | None:
-    """Format from a file name's extension ('x.SDF' -> 'sdf'), or None."""
+    """Format from a file name's extension ('x.SDF' -> 'sdf', 'x.pdb.gz' -> 'pdb'), or
+    None. Whether the bytes are compressed is told by their content (`decompress`)."""
     suffixes = [s.lower().lstrip(".") for s in Path(name).suffixes]
-    if suffixes and suffixes[-1] in ("gz", "bz2", "xz", "zip"):
+    if suffixes and suffixes[-1] == "zip":
         raise UnsupportedFormatError(
-            f"{Path(name).name} is compressed; decompress it first and give the plain file"
+            f"{Path(name).name} is a zip archive; extract the structure file first"
         )
+    if suffixes and suffixes[-1] in ("gz", "bz2", "xz"):
+        suffixes = suffixes[:-1]
     return _ALIASES.get(suffixes[-1]) if suffixes else None
 
 
@@ -122,7 +125,7 @@ def read(
         label = name or path.name
     if fmt is None:
         fmt = format_of(label)
-    text = decode(data, label)
+    text = decode(decompress(data, limits, label), label)
     if fmt is None:
         fmt = sniff(text)
         if fmt is None:

@@ -41,6 +41,42 @@ def check_size(data: bytes, limits: Limits, source: str) -> None:
         )
 
 
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
+
+
+def decompress(data: bytes, limits: Limits, source: str) -> bytes:
+    """gzip/bzip2/xz bytes decompressed (recognised by their content, not the name),
+    never past `limits.max_bytes` (a small bomb cannot fill memory); others unchanged."""
+    kind = next((k for magic, k in _COMPRESSED.items() if data.startswith(magic)), None)
+    if kind is None:
+        return data
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zlib
+
+    buf = io.BytesIO(data)
+    opener = {
+        "gzip": lambda: gzip.GzipFile(fileobj=buf),
+        "bz2": lambda: bz2.BZ2File(buf),
+        "xz": lambda: lzma.LZMAFile(buf),
+    }[kind]
+    try:
+        with opener() as fh:
+            out = fh.read(limits.max_bytes + 1)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+        raise EncodingError(
+            f"{source} looks {kind}-compressed but cannot be read ({exc})"
+        ) from None
+    if len(out) > limits.max_bytes:
+        raise TooLargeError(
+            f"{source} decompresses to over the {mb(limits.max_bytes)} limit; "
+            "split it or raise Limits(max_bytes=...)"
+        )
+    return out
+
+
 _WHITESPACE_CONTROLS = {9, 10, 11, 12, 13}
 
 
@@ -48,8 +84,6 @@ def decode(data: bytes, source: str) -> str:
     """UTF-8 (BOM allowed), else Latin-1. Binary data -> `EncodingError`."""
     if not data.strip():
         raise EmptyInputError(f"{source} is empty; give a file with at least one atom")
-    if data[:2] == b"\x1f\x8b":
-        raise EncodingError(f"{source} is gzip-compressed; decompress it first (gunzip)")
     if data[:4] == b"PK\x03\x04":
         raise EncodingError(f"{source} is a zip archive; extract the structure file first")
     if b"\x00" in data:

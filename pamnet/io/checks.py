@@ -37,7 +37,8 @@ def find_overlap(coords: np.ndarray, min_distance: float = MIN_DISTANCE) -> tupl
     if len(close) == 0:
         return -1, -1, float("inf")
     i = int(close[0])
-    j = int(nbr[i, 1])
+    # at distance 0 (a duplicated atom) the tree may list i itself second: take the other
+    j = int(nbr[i, 1]) if int(nbr[i, 1]) != i else int(nbr[i, 0])
     return min(i, j), max(i, j), float(dist[i, 1])
 
 
