@@ -232,8 +232,8 @@ def test_compression_is_told_by_content_not_name(tmp_path):
     import gzip
     import lzma
 
-    from pamnet.io import Limits
     from pamnet.errors import TooLargeError
+    from pamnet.io import Limits
 
     text = _pdb().encode()
     (tmp_path / "plain.pdb.gz").write_bytes(text)  # mis-named: plain text
