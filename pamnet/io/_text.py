@@ -84,6 +84,8 @@ def decode(data: bytes, source: str) -> str:
     """UTF-8 (BOM allowed), else Latin-1. Binary data -> `EncodingError`."""
     if not data.strip():
         raise EmptyInputError(f"{source} is empty; give a file with at least one atom")
+    if data[257:262] == b"ustar":
+        raise EncodingError(f"{source} is a tar archive; extract the structure file first")
     if data[:4] == b"PK\x03\x04":
         raise EncodingError(f"{source} is a zip archive; extract the structure file first")
     if b"\x00" in data:

@@ -14,8 +14,8 @@ import numpy as np
 
 from pamnet.errors import PamnetError, ParseError, UnsupportedFormatError
 from pamnet.io._text import Limits, check_atoms
-from pamnet.io.pdb import _altloc_keep, _roles
-from pamnet.structure import Structure, element_or_error
+from pamnet.io.pdb import _VIRTUAL_SITES, _altloc_keep, _duplicates, _roles, _skipped_notes
+from pamnet.structure import Structure, normalize_element
 
 _LINE = re.compile(r"(?:line\s*|:)(\d+)")
 
@@ -63,10 +63,36 @@ def _structure(cols: dict[str, list], source: str) -> Structure:
     a = {k: np.asarray(v) for k, v in cols.items()}
     altloc = np.array([x.strip() for x in cols["altloc"]])
     keep = _altloc_keep(altloc, a["chain"], a["resseq"], a["icode"], a["name"], a["occ"])
+    elements = np.array(
+        [
+            None if str(n).strip().upper() in _VIRTUAL_SITES else normalize_element(str(e))
+            for e, n in zip(a["element"].tolist(), a["name"].tolist())
+        ],
+        dtype=object,
+    )
+    known = elements != None  # noqa: E711 - elementwise on an object array
+    names = np.array([str(n) for n in a["name"].tolist()])
+    chain = np.array([str(c) for c in a["chain"].tolist()])
+    icode = np.array([str(c) for c in a["icode"].tolist()])
+    resseq = a["resseq"].astype(np.int64)
+    coords = np.stack([a["x"], a["y"], a["z"]], axis=1).astype(np.float64)
+    twin = _duplicates(chain, resseq, icode, names, coords) & keep
+    where = np.array([f"atom {i + 1}" for i in range(len(names))])
+    resname = np.array([str(r) for r in a["resname"].tolist()])
+    warnings = _skipped_notes(~known & keep, twin & known, names, resname, chain, resseq, where)
+    keep &= known & ~twin
+    if not keep.any():
+        k = int(np.nonzero(~known)[0][0]) if (~known).any() else 0
+        raise ParseError(
+            f"no atom with a known element (atom {names[k]!r} says {a['element'][k]!r}); "
+            "fill in _atom_site.type_symbol",
+            source=source,
+        )
     a = {k: v[keep] for k, v in a.items()}
     return Structure(
-        elements=[element_or_error(e, None, source) for e in a["element"].tolist()],
-        coords=np.stack([a["x"], a["y"], a["z"]], axis=1).astype(np.float64),
+        elements=elements[keep].tolist(),
+        warnings=warnings,
+        coords=coords[keep],
         formal_charges=np.round(a["charge"].astype(np.float64)).astype(np.int64),
         atom_names=a["name"].tolist(),
         roles=_roles(a["resname"].astype(str), a["het"].astype(bool)),

@@ -69,7 +69,9 @@ def _molecule(lines, a, b, source, k, limits) -> Structure:
         names.append(p[1])
         types.append(p[5])
         base = p[5].split(".")[0]
-        if base.upper() in ("DU", "LP", "ANY", "HAL", "HET"):
+        if base.islower():  # GAFF/GAFF2 (antechamber): c3, ca, oh, hc, n3, cl, br, ss, p5
+            base = _gaff_element(base)
+        elif base.upper() in ("DU", "LP", "ANY", "HAL", "HET"):
             base = (
                 normalize_element(re.sub(r"[^A-Za-z]", "", p[1])[:2])
                 or normalize_element(re.sub(r"[^A-Za-z]", "", p[1])[:1])
@@ -105,6 +107,12 @@ def _molecule(lines, a, b, source, k, limits) -> Structure:
         name=name or f"{source.rsplit('/', 1)[-1]}#{k}",
         source=f"{source}#{k}",
     )
+
+
+def _gaff_element(atom_type: str) -> str:
+    """Element of a GAFF atom type: its first letter, except cl and br (GAFF's `ca` is
+    an aromatic carbon, never calcium)."""
+    return atom_type[:2] if atom_type[:2] in ("cl", "br") else atom_type[:1]
 
 
 def _bonds(lines, sec, index_of, source):

@@ -122,19 +122,35 @@ def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
     except ValueError:
         resseq = np.array([int(r) if r.lstrip("-").isdecimal() else 0 for r in resseq_text])
     keep = _altloc_keep(altloc, chain, resseq, icode, names, occupancy)
+    elements = np.array(_elements(_text(m, 76, 78), name_raw, resname), dtype=object)
+    known = elements != None  # noqa: E711 - elementwise on an object array
+    twin = _duplicates(chain, resseq, icode, names, coords) & keep
+    where = np.char.add("line ", line_no.astype(str))
+    warnings = _skipped_notes(~known & keep, twin & known, names, resname, chain, resseq, where)
+    keep &= known & ~twin
+    if not keep.any():
+        k = int(np.nonzero(~known)[0][0]) if (~known).any() else 0
+        raise ParseError(
+            f"no atom with a known element (atom {str(name_raw[k]).strip()!r}, element "
+            f"columns 77-78 {str(_text(m, 76, 78)[k])!r}); fill in the element column",
+            line=int(line_no[k]),
+            source=source,
+        )
     if not keep.all():
         idx = np.nonzero(keep)[0]
-        m, line_no, coords, hetatm = m[idx], line_no[idx], coords[idx], hetatm[idx]
+        m, line_no, coords, hetatm, elements = (
+            m[idx], line_no[idx], coords[idx], hetatm[idx], elements[idx]
+        )  # fmt: skip
         name_raw, names, resname, chain, icode, serial, resseq = (
             a[idx] for a in (name_raw, names, resname, chain, icode, serial, resseq)
         )
-    elements = _elements(_text(m, 76, 78), name_raw, resname, line_no, source)
     charges = _charges(_text(m, 78, 80))
     roles = _roles(resname, hetatm)
     return Structure(
-        elements=elements,
+        elements=elements.tolist(),
         coords=coords,
         formal_charges=charges,
+        warnings=warnings,
         atom_names=names.tolist(),
         roles=roles,
         residue_names=resname.tolist(),
@@ -161,24 +177,58 @@ def _altloc_keep(altloc, chain, resseq, icode, names, occupancy) -> np.ndarray:
     return keep
 
 
-def _elements(col, name_raw, resname, line_no, source) -> list[str]:
-    """Element column, or inferred from the atom name when the column is blank."""
+def _elements(col, name_raw, resname) -> list[str | None]:
+    """Element column, or inferred from the atom name when the column is blank; None
+    for atoms that are no element (virtual sites such as TIP4P's MW, dummies, 'X')."""
     out = np.empty(len(col), dtype=object)
     pairs = np.char.add(np.char.add(col, "|"), np.char.add(name_raw, np.char.add("|", resname)))
     uniq, inverse = np.unique(pairs, return_inverse=True)
     for u, value in enumerate(uniq.tolist()):
         el_col, raw, res = value.split("|")
-        el = normalize_element(el_col) if el_col else _element_from_name(raw, res)
-        if el is None:
-            k = int(np.nonzero(inverse == u)[0][0])
-            raise ParseError(
-                f"cannot tell the element of atom {raw.strip()!r} (columns 77-78 say "
-                f"{el_col!r}); fill in the element column",
-                line=int(line_no[k]),
-                source=source,
-            )
+        if raw.strip().upper() in _VIRTUAL_SITES:
+            el = None
+        else:
+            el = normalize_element(el_col) if el_col else _element_from_name(raw, res)
         out[inverse == u] = el
     return out.tolist()
+
+
+# Water models' and force fields' massless sites: never chemical atoms, whatever the
+# name's first letter suggests (MW would read as M..., EP as E..., LP as L...).
+_VIRTUAL_SITES = {"MW", "EPW", "EP", "EP1", "EP2", "LP", "LP1", "LP2", "OM", "DUM"}
+
+
+def _duplicates(chain, resseq, icode, names, coords) -> np.ndarray:
+    """True for each record that repeats an earlier one: same atom of the same residue
+    at the same coordinates (files written by some tools list atoms twice)."""
+    key = np.char.add(np.char.add(chain, "|"), np.char.add(names, "|"))
+    key = np.char.add(key, np.char.add(resseq.astype(str), icode))
+    _, ids = np.unique(key, return_inverse=True)
+    # PDB coordinates have 3 decimals: integers in 1e-3 Å identify a position exactly
+    rows = np.column_stack([ids.reshape(-1), np.round(coords * 1000).astype(np.int64)])
+    _, first = np.unique(rows, axis=0, return_index=True)
+    twin = np.ones(len(key), dtype=bool)
+    twin[first] = False
+    return twin
+
+
+def _skipped_notes(unknown, twin, names, resname, chain, resseq, where) -> list[str]:
+    """Warnings naming the atoms left out (at most five of each kind); where[i] says
+    where atom i is in the file ('line 12')."""
+    notes = []
+    for mask, what in (
+        (unknown, "with no chemical element (virtual sites, dummies or unknown 'X' atoms)"),
+        (twin, "that repeat an earlier record (same atom, same coordinates)"),
+    ):
+        idx = np.nonzero(mask)[0]
+        if len(idx):
+            named = ", ".join(
+                f"{names[i]} ({resname[i]} {chain[i]}{resseq[i]}, {where[i]})"
+                for i in idx[:5].tolist()
+            )
+            more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+            notes.append(f"left out {len(idx)} atom(s) {what}: {named}{more}")
+    return notes
 
 
 def _element_from_name(raw: str, resname: str) -> str | None:
