@@ -193,6 +193,7 @@ def test_complex_table_trains_a_new_complex_model(tmp_path, tiny_registry):
     assert data.task == "complex" and data.rows == [1, 2, 5]
     assert [(e.row, e.column) for e in data.errors] == [(3, "protein"), (4, "ligand")]
     assert "missing file files/missing.pdb" in data.errors[0].message
+    assert str(tmp_path) not in data.errors[0].message  # no server path in messages
     cfg = FinetuneConfig(
         data=str(table),
         targets=["pK"],
@@ -422,3 +423,36 @@ def test_model_card_keeps_user_text_inert():
     for raw in (r"<", r"\]\(", r"!\["):  # HTML, a link's "](", an image's "!["
         assert not re.search(r"(?<!\\)" + raw, card), raw
     assert r"\!\[x\]\(http\:\/\/evil" in card
+
+
+def test_files_named_in_a_table_resolve_only_inside_its_folder(tmp_path):
+    secret = tmp_path / "secret.pdb"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "files").mkdir()
+    _complex_files(tmp_path / "files")
+    (tmp_path / "files" / "link.pdb").symlink_to(secret)
+    (tmp_path / "files" / "garbled.pdb").write_text("ATOM  token-from-inside-the-file\n")
+    rows = [
+        f"{secret},ligand.sdf",  # absolute
+        "../secret.pdb,ligand.sdf",  # escapes the table's folder
+        "sub/../../secret.pdb,ligand.sdf",
+        "~/secret.pdb,ligand.sdf",
+        "link.pdb,ligand.sdf",  # a symlink that leads out
+        "garbled.pdb,ligand.sdf",  # inside but unreadable: named, never quoted
+        "protein.pdb,ligand.sdf",
+        "protein.pdb,ligand.sdf",
+    ]
+    body = "".join(f"{r},{k}\n" for k, r in enumerate(rows))
+    table = _csv(tmp_path / "files" / "t.csv", "protein,ligand,pK\n" + body)
+    data = finetune.load_dataset(table, ["pK"])
+    assert data.rows == [7, 8]
+    messages = {e.row: e.message for e in data.errors}
+    for row in (1, 2, 3, 4):
+        assert "relative path" in messages[row] or "outside" in messages[row], messages[row]
+    assert "outside" in messages[5]
+    assert "not a readable structure file" in messages[6]
+    for text in messages.values():
+        assert "root:x" not in text and "token-from-inside" not in text
+        assert str(tmp_path) not in text.replace(str(secret), "")  # the root is never shown
+    with pytest.raises(DataError, match="without its folder"):
+        finetune.load_dataset(Path(table).read_bytes(), ["pK"], name="t.csv")

@@ -16,12 +16,12 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import torch
 
 from pamnet.data import GraphInput
-from pamnet.errors import DataError, PamnetError
+from pamnet.errors import DataError, EncodingError, PamnetError, ParseError
 from pamnet.tables import SMILES_COLUMNS, Table, read_table
 
 PROTEIN_COLUMNS = ("protein", "protein_file", "receptor", "pdb")
@@ -307,18 +307,42 @@ def _graph(table: Table, cmap: ColumnMap, i: int, root, seed: int) -> GraphInput
     except _RowProblem:
         raise
     except PamnetError as exc:
-        raise _RowProblem(column if table.kind == "csv" else "structure", str(exc)) from None
+        where = column if table.kind == "csv" else "structure"
+        if cmap.smiles or table.kind == "sdf":
+            raise _RowProblem(where, str(exc)) from None
+        if isinstance(exc, (ParseError, EncodingError)):
+            # a file the table names: which, and where, but never its text
+            line = f" (line {exc.line})" if getattr(exc, "line", None) else ""
+            named = str(table.frame.at[i, column]).strip()[:120]
+            message = f"{named}: not a readable structure file{line}; open it to check"
+            raise _RowProblem(where, message) from None
+        raise _RowProblem(where, str(exc)) from None
 
 
 def _path(cell: str, root, column: str) -> Path:
+    """The file a table cell names, only ever inside `root` (the table's folder or the
+    one given): absolute paths, `~`, `..` and symlinks that lead out are refused. The
+    messages name the path as written, never the root or any file's content."""
     text = str(cell).strip()
     if not text:
         raise _RowProblem(column, "empty file path")
-    path = Path(text).expanduser()
-    if not path.is_absolute() and root is not None:
-        path = Path(root) / path
+    shown = text[:120]
+    if root is None:
+        raise _RowProblem(
+            column, f"{shown!r} names a file, but the table came without its folder; "
+            "give root= (CLI: --root) the folder that holds the structure files"
+        )  # fmt: skip
+    rel = PurePosixPath(text.replace("\\", "/"))
+    if rel.is_absolute() or text.startswith("~") or PureWindowsPath(text).drive:
+        raise _RowProblem(column, f"{shown!r} is not a relative path; paths in a table "
+                                  "are relative to the table's folder (or --root)")  # fmt: skip
+    base = Path(root).resolve()
+    path = (base / rel).resolve()
+    if not path.is_relative_to(base):
+        raise _RowProblem(column, f"{shown!r} points outside the table's folder (or --root); "
+                                  "move the file inside it")  # fmt: skip
     if not path.is_file():
-        raise _RowProblem(column, f"missing file {text} (looked for {path})")
+        raise _RowProblem(column, f"missing file {shown}")
     return path
 
 
