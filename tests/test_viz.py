@@ -413,3 +413,27 @@ def test_js_value_and_inline_js(tmp_path, monkeypatch, ethanol):
     assert "$3Dmolpromise = Promise.resolve()" in page
     bundle = ev._repr_mimebundle_()
     assert set(bundle) == {"text/html", "application/3dmoljs_load.v0"}
+
+
+def test_a_big_structure_sends_a_region_and_capped_edges_to_the_viewer():
+    import time
+
+    from pamnet.viz.edges import FOCUS_ATOMS, MAX_LOCAL_EDGES, VIEW_MAX_ATOMS
+
+    # a box of 6,000 waters (18,000 atoms) on a jittered grid
+    rng = np.random.default_rng(0)
+    side = 19
+    grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    o = grid[:6000] * 3.1 + rng.normal(scale=0.1, size=(6000, 3))
+    coords = np.concatenate([o, o + [0.757, 0.586, 0.0], o + [-0.757, 0.586, 0.0]])
+    water = Structure(elements=["O"] * 6000 + ["H"] * 12000, coords=coords)
+    water = water.perceive_bonds()
+    start = time.perf_counter()
+    view = edge_view(water, "molecule", max_global_edges=500)
+    assert time.perf_counter() - start < 60  # a hang guard; minutes before the region
+    assert view.n_atoms_total == 18000 and view.n_atoms_drawn < VIEW_MAX_ATOMS
+    assert view.n_atoms_drawn >= FOCUS_ATOMS and view.n_local_drawn <= MAX_LOCAL_EDGES
+    assert view.n_global_drawn <= 500 and view.capped
+    html = view.to_html(inline_js=False)
+    assert len(html) < 3_000_000 and view.cylinder_count() == view.n_local_drawn
+    assert "Showing" in view.legend_html and "counts are for the whole structure" in html

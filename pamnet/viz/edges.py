@@ -94,9 +94,13 @@ class EdgePairs(NamedTuple):
 
 def _undirected(edge: torch.Tensor, rows: np.ndarray) -> np.ndarray:
     e = rows[edge.cpu().numpy()]  # [2, E] structure indices
-    pairs = np.sort(e.T, axis=1)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    return np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), dtype=np.int64)
+    lo, hi = np.minimum(e[0], e[1]), np.maximum(e[0], e[1])
+    keep = lo != hi
+    if not keep.any():
+        return np.zeros((0, 2), dtype=np.int64)
+    n = int(hi.max()) + 1
+    key = np.unique(lo[keep].astype(np.int64) * n + hi[keep])  # 1-D: far faster than axis=0
+    return np.stack([key // n, key % n], axis=1)
 
 
 def graph_pairs(
@@ -157,7 +161,10 @@ def cap_pairs(dist: np.ndarray, max_edges: int, rule: str = "shortest") -> np.nd
 class EdgeView(MolView):
     """A `MolView` of the two graphs, with what was drawn.
 
-    n_local_drawn / n_local_total: local pairs drawn / in the focus region.
+    n_local_drawn / n_local_total: local pairs drawn (at most `MAX_LOCAL_EDGES`) /
+    in the focus region. n_atoms_drawn / n_atoms_total: atoms sent to the viewer /
+    in the structure (over `VIEW_MAX_ATOMS`, a region: the focus, else the atoms
+    nearest the centre, plus the drawn edges' ends).
     n_global_drawn / n_global_total: non-local pairs (global minus local) drawn /
     in the focus region before the cap. capped: fewer non-local pairs drawn than
     exist (rule in cap_rule). focus: atom indices zoomed to (None = all).
@@ -170,6 +177,8 @@ class EdgeView(MolView):
     capped: bool = False
     cap_rule: str = "shortest"
     focus: np.ndarray | None = None
+    n_atoms_drawn: int = 0
+    n_atoms_total: int = 0
     local_pairs: np.ndarray | None = None  # [n_local_drawn, 2]
     global_pairs: np.ndarray | None = None  # [n_global_drawn, 2]
 
@@ -206,6 +215,21 @@ def combine(protein: Structure, ligand: Structure) -> Structure:
         chain_ids=cat(protein.chain_ids, ligand.chain_ids, "L"),
         name=f"{protein.name} + {ligand.name}",
     )
+
+
+# Work proportional to what is shown: the browser draws every cylinder and line one
+# by one, so big structures show a region and the edges are capped (counts stay whole).
+VIEW_MAX_ATOMS = 5_000  # above this, the view holds a region, not the whole structure
+FOCUS_ATOMS = 1_500  # the automatic region: this many atoms nearest the centre
+MAX_LOCAL_EDGES = 3_000  # solid cylinders drawn at most (shortest first)
+
+
+def central_atoms(s: Structure, k: int = FOCUS_ATOMS) -> np.ndarray:
+    """Indices of the `k` atoms nearest the structure's centroid, sorted."""
+    if s.n_atoms <= k:
+        return np.arange(s.n_atoms)
+    d = np.linalg.norm(s.coords - s.coords.mean(0), axis=1)
+    return np.sort(np.argpartition(d, k - 1)[:k])
 
 
 def edge_view(
@@ -256,6 +280,9 @@ def edge_view(
         focus_idx = pairs.atoms
     else:
         focus_idx = resolve_focus(shown, focus)
+    auto_region = focus_idx is None and shown.n_atoms > VIEW_MAX_ATOMS
+    if auto_region:
+        focus_idx = central_atoms(shown)
 
     def in_focus(p: np.ndarray) -> np.ndarray:
         if focus_idx is None:
@@ -263,16 +290,26 @@ def edge_view(
         return np.isin(p[:, 0], focus_idx) | np.isin(p[:, 1], focus_idx)
 
     keep_l = in_focus(pairs.local)
-    local = pairs.local[keep_l]
+    local, local_d = pairs.local[keep_l], pairs.local_dist[keep_l]
     keep_g = in_focus(pairs.nonlocal_)
     glob, glob_d = pairs.nonlocal_[keep_g], pairs.nonlocal_dist[keep_g]
     chosen = cap_pairs(glob_d, max_global_edges, cap_rule) if show_global else glob_d[:0]
     glob_drawn = glob[np.sort(chosen)] if len(chosen) else np.zeros((0, 2), np.int64)
-    local_drawn = local if show_local else local[:0]
+    chosen_l = cap_pairs(local_d, MAX_LOCAL_EDGES) if show_local else local_d[:0]
+    local_drawn = local[np.sort(chosen_l)] if len(chosen_l) else np.zeros((0, 2), np.int64)
 
+    n_total = shown.n_atoms
+    ends = np.concatenate([local_drawn.ravel(), glob_drawn.ravel()]).astype(np.int64)
+    if n_total > VIEW_MAX_ATOMS:
+        # only the region travels to the browser: focus atoms and the drawn edges' ends
+        region = np.unique(np.concatenate([focus_idx, ends]))
+        new_index = np.full(n_total, -1, dtype=np.int64)
+        new_index[region] = np.arange(len(region))
+        shown, focus_idx = shown.select(region), new_index[focus_idx]
+        local_drawn, glob_drawn, ends = (new_index[a] for a in (local_drawn, glob_drawn, ends))
     v = new_view(shown, width, height)
     sticks = stick_atoms(shown, focus_idx)
-    sticks[np.concatenate([local_drawn.ravel(), glob_drawn.ravel()]).astype(np.int64)] = True
+    sticks[ends] = True
     draw_atoms(v, shown, sticks)
     xyz = np.round(shown.coords, 3)
     for i, j in local_drawn.tolist():
@@ -284,8 +321,13 @@ def edge_view(
     n_g, n_gt = len(glob_drawn), len(glob)
     how = "shortest first" if cap_rule == "shortest" else "evenly sampled by length"
     capped = bool(show_global and n_g < n_gt)
+    capped_l = bool(show_local and len(local_drawn) < len(local))
     rows = [
-        (colors["local"], f"local edges (solid): {len(local_drawn)} of {len(local)} pairs"),
+        (
+            colors["local"],
+            f"local edges (solid): {len(local_drawn)} of {len(local)} pairs"
+            + (f", capped at {MAX_LOCAL_EDGES}, shortest first" if capped_l else ""),
+        ),
         (
             colors["global"],
             f"non-local edges (dashed): {n_g} of {n_gt} pairs"
@@ -298,6 +340,15 @@ def edge_view(
         '<div class="pamnet-legend">'
         + H.escape(f"{task} graphs: local = {local_rule}, global ≤ {cg:g} Å")
         + "".join(H.swatch(c, t) for c, t in rows)
+        + (
+            H.escape(
+                f"Showing {shown.n_atoms:,} of {n_total:,} atoms: "
+                + ("those nearest the centre" if auto_region else "the focus and its edges")
+                + "; counts are for the whole structure."
+            )
+            if shown.n_atoms < n_total
+            else ""
+        )
         + "</div>"
     )
     return EdgeView(
@@ -311,8 +362,10 @@ def edge_view(
         n_local_total=len(local),
         n_global_drawn=n_g,
         n_global_total=n_gt,
-        capped=capped,
+        capped=capped or capped_l,
         cap_rule=cap_rule,
+        n_atoms_drawn=shown.n_atoms,
+        n_atoms_total=n_total,
         focus=focus_idx,
         local_pairs=local_drawn,
         global_pairs=glob_drawn,
