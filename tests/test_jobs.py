@@ -262,3 +262,62 @@ def test_a_corrupt_database_is_moved_aside_and_a_fresh_one_started(tmp_path, gar
     store.create("j2", "after", {"epochs": 1})
     assert [j.name for j in JobStore(tmp_path).list()] == ["after"]
     assert JobStore(tmp_path).notice is None
+
+
+def _job_processes(job_id: str) -> list[int]:
+    """Live processes whose command line names the job (launcher and ranks)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdecimal():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if job_id.encode() in cmd and procs.is_alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow
+def test_force_delete_of_a_two_rank_job_leaves_no_process_and_no_file(job_env, mols_sdf):
+    store = job_env
+    job = jobs.submit(_config(mols_sdf, 100_000, "two ranks"), nproc=2)
+    _wait(lambda: store.get(job.id).epoch >= 1, 120, "the first epoch")
+    assert store.get(job.id).status == "running" and len(store.rank_pids(job.id)) == 2
+    assert len(_job_processes(job.id)) >= 3  # torchrun and its two ranks
+    jobs.delete(job.id, force=True)
+    _wait(lambda: not _job_processes(job.id), 10, "every process of the job to end")
+    time.sleep(3)  # a surviving rank would have written its folder or a row by now
+    assert not job.folder.exists()
+    with pytest.raises(JobError):
+        store.get(job.id)
+
+
+@pytest.mark.slow
+def test_a_stopped_worker_is_reported_stalled_then_cancelled(job_env, mols_sdf, monkeypatch):
+    from pamnet.jobs import store as store_module
+
+    monkeypatch.setenv("PAMNET_JOB_HEARTBEAT_S", "1")  # the worker's beat
+    monkeypatch.setattr(store_module, "STALL_S", 5.0)  # what this process calls stalled
+    store = job_env
+    job = jobs.submit(_config(mols_sdf, 100_000, "stopped"))
+    _wait(lambda: store.get(job.id).epoch >= 1, 120, "the first epoch")
+    assert store.get(job.id).state == "running"
+    os.kill(job.pid, signal.SIGSTOP)
+    try:
+        stalled = _wait(lambda: store.get(job.id).stalled_s and store.get(job.id), 60, "stall")
+        assert stalled.state == "stalled" and stalled.status == "running"
+    finally:
+        os.kill(job.pid, signal.SIGCONT)
+    _wait(lambda: store.get(job.id).state == "running", 30, "beats to come back")
+    assert jobs.cancel(job.id, wait=20).status == "cancelled"
+
+
+def test_the_first_failing_rank_is_the_one_reported(tmp_path):
+    store = JobStore(tmp_path)
+    store.create("j", "two", {}, nproc=2)
+    store.log("j", "rank 1 failed: ValueError: bad row 7", "rank-error")
+    time.sleep(0.01)
+    store.log("j", "rank 0 failed: RuntimeError: Connection reset by peer", "rank-error")
+    assert store.first_rank_error("j", since=0).startswith("rank 1 failed: ValueError")
+    assert store.first_rank_error("j", since=time.time() + 1) is None

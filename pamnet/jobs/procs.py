@@ -70,15 +70,50 @@ def spawn(args: list[str], log_path: Path, env: dict, cwd: Path) -> subprocess.P
     return child
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, grandchildren...), from /proc; [] without it.
+
+    torchrun starts each rank in a session of its own, so the launcher's process group
+    does not hold them: only the parent links do, and only while the launcher lives.
+    """
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.isdecimal():
+            fields = _stat(int(entry))
+            if fields and len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.append(child)
+                todo.append(child)
+    return out
+
+
 def signal_group(pid: int, sig: int = signal.SIGTERM) -> bool:
-    """Send `sig` to the worker's process group (torchrun and its ranks too); False if gone."""
+    """Send `sig` to the worker's process group and to every process below it (torchrun's
+    ranks live in sessions of their own); False if the worker is gone."""
+    below = descendants(pid)  # before the signal: a killed launcher's ranks are orphaned
     try:
         os.killpg(pid, sig)
+        found = True
     except ProcessLookupError:
-        return False
+        found = False
     except PermissionError:
         try:
             os.kill(pid, sig)
+            found = True
         except ProcessLookupError:
-            return False
-    return True
+            found = False
+    for child in below:
+        for send in (os.killpg, os.kill):
+            try:
+                send(child, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return found or bool(below)

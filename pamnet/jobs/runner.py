@@ -111,6 +111,7 @@ def _launch(store: JobStore, job_id: str) -> None:
     }
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)  # a job started from inside a torchrun rank is its own run
+    store.clear_beats(job_id)  # a resumed job starts quiet, not stalled by old beats
     child = procs.spawn(args, job.folder / "log.txt", env, job.folder)
     store.update(job_id, pid=child.pid, pid_start=procs.start_time(child.pid))
 
@@ -135,6 +136,8 @@ def cancel(job_id: str, store: JobStore | None = None, wait: float = 0.0) -> Job
         )
     if job.pid is not None and procs.is_alive(job.pid, job.pid_start):
         procs.signal_group(job.pid, signal.SIGTERM)
+        for pid in store.rank_pids(job_id):  # ranks whose launcher is already gone
+            procs.signal_group(pid, signal.SIGCONT)  # a stopped rank must see the TERM
     elif job.pid is None and job.status == "queued":
         store.transition(job_id, "cancelled", ("cancelling",), finished_at=time.time())
     deadline = time.monotonic() + wait
@@ -191,13 +194,17 @@ def delete(job_id: str, store: JobStore | None = None, force: bool = False) -> N
     store = _store(store)
     job = store.get(job_id)
     alive = job.pid is not None and procs.is_alive(job.pid, job.pid_start)
-    if job.active and alive:
-        if not force:
-            raise JobError(f"job {job_id} is {job.status}; cancel it first, or force the delete")
-        procs.signal_group(job.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while procs.is_alive(job.pid, job.pid_start) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    ranks = store.rank_pids(job_id)
+    if job.active and alive and not force:
+        raise JobError(f"job {job_id} is {job.status}; cancel it first, or force the delete")
+    # every process of the job: the launcher's tree and the ranks that reported their pids
+    # (torchrun's ranks run in sessions of their own; orphans keep beating until killed)
+    pids = ([job.pid] if alive else []) + ranks
+    for pid in pids:
+        procs.signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(procs.is_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
     store.delete(job_id)
     shutil.rmtree(job.folder, ignore_errors=True)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ from pamnet.paths import data_dir
 STATUSES = ("queued", "running", "cancelling", "cancelled", "failed", "finished")
 ACTIVE = ("queued", "running", "cancelling")
 NEVER_STARTED_S = 120  # a queued job without a process after this long has failed to start
+HEARTBEAT_S = float(os.environ.get("PAMNET_JOB_HEARTBEAT_S", "10"))  # each rank beats this often
+STALL_S = float(os.environ.get("PAMNET_JOB_STALL_S", "45"))  # silent this long: stalled
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,6 +70,14 @@ CREATE TABLE IF NOT EXISTS logs (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_job ON logs (job_id, id);
+CREATE TABLE IF NOT EXISTS beats (
+    job_id TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_start INTEGER,
+    ts REAL NOT NULL,
+    PRIMARY KEY (job_id, rank)
+);
 """
 _UPDATABLE = {
     "name",
@@ -115,10 +126,17 @@ class Job:
     checkpoint: str | None
     result: dict = field(default_factory=dict)
     folder: Path | None = None
+    # Seconds since the quietest rank last beat, when over STALL_S for a live job.
+    stalled_s: float | None = None
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def state(self) -> str:
+        """The status, or 'stalled' for a live job whose ranks stopped beating."""
+        return "stalled" if self.stalled_s is not None else self.status
 
     @property
     def progress(self) -> float:
@@ -216,11 +234,59 @@ class JobStore:
             )
         return self.get(job_id, check=False)
 
-    def _job(self, row: sqlite3.Row) -> Job:
+    def _job(self, row: sqlite3.Row, beats: dict[str, float] | None = None) -> Job:
         d = dict(row)
         d["params"] = json.loads(d["params"])
         d["result"] = json.loads(d["result"] or "{}")
-        return Job(**d, folder=self.folder(d["id"]))
+        job = Job(**d, folder=self.folder(d["id"]))
+        oldest = (beats or {}).get(job.id)
+        if job.status in ("running", "cancelling") and oldest is not None:
+            quiet = time.time() - oldest
+            job.stalled_s = quiet if quiet > STALL_S else None
+        return job
+
+    def _beats(self, db: sqlite3.Connection) -> dict[str, float]:
+        """Each job's oldest rank heartbeat (Unix s)."""
+        rows = db.execute("SELECT job_id, MIN(ts) FROM beats GROUP BY job_id").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def beat(self, job_id: str, rank: int) -> bool:
+        """Record that `rank` of the job is alive now; False when the job no longer exists
+        (deleted: the rank should exit, and write nothing more)."""
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                return False
+            pid = os.getpid()
+            db.execute(
+                "INSERT OR REPLACE INTO beats (job_id, rank, pid, pid_start, ts)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (job_id, rank, pid, procs.start_time(pid), time.time()),
+            )
+        return True
+
+    def clear_beats(self, job_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM beats WHERE job_id = ?", (job_id,))
+
+    def rank_pids(self, job_id: str) -> list[int]:
+        """Pids of the job's ranks (from their heartbeats) that still run: same pid and
+        same start time, so a reused pid is never taken for a rank."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT pid, pid_start FROM beats WHERE job_id = ?", (job_id,)
+            ).fetchall()
+        return [pid for pid, start in rows if procs.is_alive(pid, start)]
+
+    def first_rank_error(self, job_id: str, since: float) -> str | None:
+        """The earliest 'rank N failed' log line after `since`: the cause, when other
+        ranks then failed only because a peer went away (connection reset)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT message FROM logs WHERE job_id = ? AND level = 'rank-error' AND ts >= ?"
+                " ORDER BY ts, id LIMIT 1",
+                (job_id, since),
+            ).fetchone()
+        return row[0] if row else None
 
     def get(self, job_id: str, check: bool = True) -> Job:
         """One job (JobError if unknown); check: first mark it failed if its process died."""
@@ -228,9 +294,10 @@ class JobStore:
             self.check_processes(job_id)
         with self._connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            beats = self._beats(db)
         if row is None:
             raise JobError(f"no job {job_id!r}; `pamnet jobs list` shows the jobs")
-        return self._job(row)
+        return self._job(row, beats)
 
     def list(self, check: bool = True) -> list[Job]:
         """Every job, newest first (dead processes detected first unless check=False)."""
@@ -238,7 +305,8 @@ class JobStore:
             self.check_processes()
         with self._connect() as db:
             rows = db.execute("SELECT * FROM jobs ORDER BY created_at DESC, id").fetchall()
-        return [self._job(r) for r in rows]
+            beats = self._beats(db)
+        return [self._job(r, beats) for r in rows]
 
     def update(self, job_id: str, **values) -> None:
         self.transition(job_id, None, None, **values)
@@ -272,7 +340,12 @@ class JobStore:
     def delete(self, job_id: str) -> None:
         """Remove the job's rows (the caller removes its folder)."""
         with self._write() as db:
-            for table, key in (("metrics", "job_id"), ("logs", "job_id"), ("jobs", "id")):
+            for table, key in (
+                ("metrics", "job_id"),
+                ("logs", "job_id"),
+                ("beats", "job_id"),
+                ("jobs", "id"),
+            ):
                 db.execute(f"DELETE FROM {table} WHERE {key} = ?", (job_id,))
 
     def names(self) -> set[str]:
@@ -358,6 +431,8 @@ class JobStore:
                 )
                 if done:
                     self.log(job.id, reason, "error")
+                    for pid in self.rank_pids(job.id):  # ranks orphaned by their launcher
+                        procs.signal_group(pid, signal.SIGTERM)
             if done:
                 gone.append(job.id)
         return gone

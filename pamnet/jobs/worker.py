@@ -33,6 +33,25 @@ def _hard_exit(store, job_id: str, rank: int) -> None:
     os._exit(143)
 
 
+def _start_heartbeat(store, job_id: str, rank: int) -> None:
+    """Each rank records that it is alive every HEARTBEAT_S (a stopped or frozen process
+    goes quiet and the job is shown stalled); a rank whose job was deleted exits at once,
+    writing nothing, so a force-deleted job's folder and rows never come back."""
+    from pamnet.jobs.store import HEARTBEAT_S
+
+    def beat() -> None:
+        while True:
+            try:
+                alive = store.beat(job_id, rank)
+            except Exception:  # noqa: BLE001 - a busy database: try again next beat
+                alive = True
+            if not alive:
+                os._exit(137)
+            time.sleep(HEARTBEAT_S)
+
+    threading.Thread(target=beat, name="pamnet-heartbeat", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -54,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    _start_heartbeat(store, job_id, rank)
     job = store.get(job_id, check=False)
     if rank == 0 and not store.transition(
         job_id, "running", ("queued",), started_at=time.time(), phase="starting"
@@ -86,6 +106,7 @@ def _run(store, job, rank: int, stop: threading.Event) -> int:
             store.log(job.id, "first training step", "event")
 
     out_dir = job.folder / "train"
+    started = time.time()
     try:
         config = FinetuneConfig.from_dict(job.params)
         if lead and (out_dir / "state.pt").is_file():
@@ -105,9 +126,11 @@ def _run(store, job, rank: int, stop: threading.Event) -> int:
     except PamnetError as exc:
         status, fields = "failed", {"error": str(exc)}
         log(f"failed: {exc}")
+        _rank_failed(store, job, rank, str(exc))
     except BaseException as exc:  # noqa: BLE001 - everything must end in the database
         traceback.print_exc()
         status, fields = "failed", {"error": f"{type(exc).__name__}: {exc}"}
+        _rank_failed(store, job, rank, fields["error"])
         if lead:
             store.log(job.id, traceback.format_exc(), "error")
     else:
@@ -123,11 +146,25 @@ def _run(store, job, rank: int, stop: threading.Event) -> int:
                     "card": str(result.card),
                 },
             }
+    if lead and status == "failed" and job.nproc > 1:
+        first = store.first_rank_error(job.id, since=started)
+        if first and not first.startswith("rank 0 "):
+            fields["error"] = f"{first} (then rank 0: {fields['error']})"
     if lead:
         store.transition(
             job.id, status, ("running", "cancelling"), finished_at=time.time(), phase="", **fields
         )
     return 0 if status != "failed" else 1
+
+
+def _rank_failed(store, job, rank: int, message: str) -> None:
+    """Every rank of a multi-process job records its failure with a time, so the job's
+    error can name the rank that failed first, not the peers that lost it."""
+    if job.nproc > 1:
+        try:
+            store.log(job.id, f"rank {rank} failed: {message}", "rank-error")
+        except Exception:  # noqa: BLE001 - the database may be gone (a deleted job)
+            pass
 
 
 if __name__ == "__main__":
