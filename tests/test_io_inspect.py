@@ -37,7 +37,41 @@ def test_inspect_lists_atoms_and_bonds_and_names_a_missing_file(capsys, tmp_path
 
 def test_inspect_rna_and_errors(capsys):
     assert main(["inspect", str(get_example("rna").path), "--task", "rna"]) == 0
-    assert main(["inspect", "CCS"]) == 1  # S is not a QM9 element: reported, exit 1
-    assert "S at atom 3" in capsys.readouterr().out
+    assert main(["inspect", "CCS"]) == 0  # no model's element list: S is fine here
+    assert "error" not in capsys.readouterr().out
     assert main(["inspect", "C1CC"]) == 1
     assert "cannot parse the SMILES" in capsys.readouterr().err
+
+
+def test_inspect_applies_no_models_element_list(tmp_path, capsys):
+    """A protein alone (S in Cys/Met) and a sulfonamide are reported, exit 0: inspect
+    predicts nothing, so no model's element list applies."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    from pamnet.io import from_smiles, write_pdb, write_sdf
+    from pamnet.structure import Structure
+
+    drug = tmp_path / "sulfa.sdf"
+    write_sdf([from_smiles("Nc1ccc(cc1)S(=O)(=O)N")], drug)
+    assert main(["inspect", str(drug), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert "graph" in report and "error" not in report and report["elements"]["S"] == 1
+
+    pep = Chem.AddHs(Chem.MolFromSequence("MCG"), addResidueInfo=True)
+    AllChem.EmbedMolecule(pep, randomSeed=3)
+    info = [a.GetPDBResidueInfo() for a in pep.GetAtoms()]
+    s = Structure(
+        elements=[a.GetSymbol() for a in pep.GetAtoms()],
+        coords=pep.GetConformer().GetPositions(),
+        atom_names=[i.GetName().strip() for i in info],
+        roles=["protein"] * pep.GetNumAtoms(),
+        residue_names=[i.GetResidueName().strip() for i in info],
+        residue_numbers=[i.GetResidueNumber() for i in info],
+        chain_ids=["A"] * pep.GetNumAtoms(),
+    )
+    (tmp_path / "pep.pdb").write_text(write_pdb(s))
+    assert main(["inspect", str(tmp_path / "pep.pdb"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert "error" not in report and report["elements"]["S"] == 2
+    assert any("complex mode needs a ligand" in w for w in report["warnings"])

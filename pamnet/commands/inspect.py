@@ -74,8 +74,9 @@ def _ligand_arg(value: str | None):
 
 def _report(s, args, ligand, resname) -> dict:
     from pamnet.errors import PamnetError
-    from pamnet.featurize import guess_task, to_input
+    from pamnet.featurize import guess_task
     from pamnet.tasks import edge_counts
+    from pamnet.viz.edges import model_input  # graphs only: no model's element list applies
 
     task = args.task or ("complex" if ligand is not None else guess_task(s))
     cl, cg = DEFAULT_CUTOFFS[task]
@@ -102,8 +103,14 @@ def _report(s, args, ligand, resname) -> dict:
     kw = {}
     if task == "complex":
         kw = {"ligand": ligand, "ligand_resname": resname}
+    roles = set(s.roles)
+    if task == "molecule" and roles & {"protein", "nucleic"} and "ligand" not in roles:
+        out["warnings"].append(
+            "a polymer without a ligand: shown as one molecule; complex mode needs a ligand "
+            "(a HETATM residue in the file, --ligand RESNAME, or --ligand FILE)"
+        )
     try:
-        inp = to_input(s, task, **kw)
+        inp = model_input(s, task, **kw)
         out["graph"] = edge_counts(inp, task, cl, cg)
         if task == "complex":
             out["n_pocket"], out["n_ligand"] = inp.meta["n_pocket"], inp.meta["n_ligand"]
