@@ -422,7 +422,7 @@ def test_model_card_keeps_user_text_inert():
     card = model_card(evil, loaded, result, {evil: 0.5}, "finished")
     for raw in (r"<", r"\]\(", r"!\["):  # HTML, a link's "](", an image's "!["
         assert not re.search(r"(?<!\\)" + raw, card), raw
-    assert r"\!\[x\]\(http\:\/\/evil" in card
+    assert "\\!\\[x\\]\\(http\u2060\\:\\/\\/evil" in card  # escaped; no autolink
 
 
 def test_files_named_in_a_table_resolve_only_inside_its_folder(tmp_path):
