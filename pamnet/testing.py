@@ -28,11 +28,16 @@ def random_rotation(generator: torch.Generator | None = None, dtype=torch.float6
 def random_molecule(
     n: int, seed: int = 0, num_types: int = 5, spacing: float = 1.4, dtype=torch.float32
 ) -> GraphInput:
-    """A random chain-like 'molecule': atoms ~`spacing` Å apart, bonds along the chain
-    plus any pair closer than 1.6 Å, random types."""
+    """A random chain-like 'molecule': neighbours 0.9-1.1 x `spacing` Å apart, bonds
+    along the chain plus any pair closer than 1.6 Å, random types.
+
+    Step lengths are continuous random numbers, so no two distances are equal: an
+    oracle never depends on which of two tied neighbours a sort keeps (kNN graphs
+    would otherwise differ between CPUs and under rotation)."""
     g = torch.Generator().manual_seed(seed)
     steps = torch.randn(n, 3, generator=g, dtype=torch.float64)
-    steps = steps / steps.norm(dim=1, keepdim=True) * spacing
+    length = spacing * (0.9 + 0.2 * torch.rand(n, 1, generator=g, dtype=torch.float64))
+    steps = steps / steps.norm(dim=1, keepdim=True) * length
     pos = torch.cumsum(steps, 0)
     d = torch.cdist(pos, pos)
     close = (d < 1.6) & ~torch.eye(n, dtype=torch.bool)
