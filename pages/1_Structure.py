@@ -6,8 +6,9 @@ import streamlit as st
 
 import ui
 from pamnet.errors import PamnetError
-from pamnet.featurize import TASKS, binding_site
+from pamnet.featurize import binding_site
 from pamnet.session import input_key
+from pamnet.tasks import TASK_NAMES
 from ui import cache, inputs
 from ui.focus import LARGE, SITE_MARGIN
 from ui.viewer import embed
@@ -97,8 +98,8 @@ if len(sess.structures) > 1:
 task_col, local_col, global_col, draw_col = st.columns(4)
 task = task_col.selectbox(
     "Task (how the graphs are built)",
-    TASKS,
-    index=TASKS.index(sess.task),
+    TASK_NAMES,
+    index=TASK_NAMES.index(sess.task),
     key=f"structure.task:{sess.structure_key}",
     help="molecule: local = bonds (QM9 mode); complex: protein pocket + ligand "
     "(PDBbind mode); rna: C, N, O atoms of nucleotides (RNA-Puzzles mode).",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from pamnet.errors import ConfigError
+from pamnet.tasks import TASK_NAMES
 
-TASKS = ("molecule", "complex", "rna")
 VARIANTS = ("PAMNet", "PAMNet_s")
 # Sane bounds, checked before anything is allocated (a checkpoint's config is untrusted
 # input): inclusive (low, high) per integer field, and Å for the cutoffs. The spherical
@@ -49,8 +49,8 @@ class ModelConfig:
     envelope_exponent: int = 5
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ConfigError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task not in TASK_NAMES:
+            raise ConfigError(f"task must be one of {TASK_NAMES}, got {self.task!r}")
         if self.variant not in VARIANTS:
             raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.variant == "PAMNet_s" and self.task != "molecule":

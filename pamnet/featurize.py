@@ -61,11 +61,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from pamnet.data import GraphInput
 from pamnet.errors import (
-    ConfigError,
     EmptyInputError,
     StructureError,
     UnsupportedElementError,
@@ -73,7 +71,6 @@ from pamnet.errors import (
 from pamnet.io.residues import ADDITIVES
 from pamnet.structure import Structure
 
-TASKS = ("molecule", "complex", "rna")
 QM9_TYPES = {"H": 0, "C": 1, "N": 2, "O": 3, "F": 4}
 RNA_TYPES = {"C": 0, "N": 1, "O": 2}
 FEATURE_NAMES = (
@@ -306,6 +303,8 @@ def complex_input(
         raise EmptyInputError("the ligand has no heavy atoms")
     prot_heavy = np.array([hydrogens or e != "H" for e in protein.elements])
     cand = np.nonzero(side & prot_heavy)[0]
+    from scipy.spatial import cKDTree  # heavy (0.3 s): only complexes need it
+
     tree = cKDTree(ligand.coords[lig_heavy])
     dist, _ = tree.query(protein.coords[cand], distance_upper_bound=pocket_cutoff)
     pocket = cand[dist < pocket_cutoff]
@@ -344,6 +343,8 @@ def _copies_of(protein: Structure, ligand: Structure, keys) -> np.ndarray:
     het = np.array([r == "ligand" for r in protein.roles])
     if not het.any():
         return out
+    from scipy.spatial import cKDTree
+
     d, _ = cKDTree(ligand.coords).query(protein.coords[het], distance_upper_bound=0.5)
     clash = np.nonzero(het)[0][d < 0.5]
     if len(clash) and keys is not None:
@@ -380,17 +381,6 @@ def _three_parts(protein, ligand, pocket, lig_rows, lig_idx, pocket_feat, lig_fe
 
 
 # --- dispatch ---------------------------------------------------------------
-def to_input(structure: Structure, task: str, **kw) -> GraphInput:
-    """`molecule_input`, `complex_input` or `rna_input` by task name (kw go to it)."""
-    if task == "molecule":
-        return molecule_input(structure, **kw)
-    if task == "complex":
-        return complex_input(structure, **kw)
-    if task == "rna":
-        return rna_input(structure, **kw)
-    raise ConfigError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-
-
 def guess_task(s: Structure) -> str:
     """'complex' for a protein with a HETATM ligand, 'rna' for nucleic acids, else 'molecule'."""
     roles = set(s.roles)
@@ -403,7 +393,6 @@ def guess_task(s: Structure) -> str:
 
 __all__ = [
     "FEATURE_NAMES",
-    "TASKS",
     "atom_features",
     "binding_site",
     "complex_input",
@@ -411,5 +400,4 @@ __all__ = [
     "guess_task",
     "molecule_input",
     "rna_input",
-    "to_input",
 ]

@@ -21,6 +21,7 @@ from pamnet.checkpoint import LoadedModel, Normalization
 from pamnet.data import Batch, GraphInput, collate
 from pamnet.device import describe, resolve
 from pamnet.errors import PamnetError
+from pamnet.tasks import get_task
 
 # Largest QM9 molecule: 9 heavy atoms (29 atoms with H).
 QM9_MAX_HEAVY = 9
@@ -151,7 +152,6 @@ class Predictor:
 
     def prepare(self, item: Item, **featurize_kw) -> tuple[GraphInput, list[str], object]:
         """(model input, warnings, structure) for a Structure, GraphInput or SMILES."""
-        from pamnet.featurize import to_input
         from pamnet.io import from_smiles
         from pamnet.structure import Structure
 
@@ -164,7 +164,7 @@ class Predictor:
             )
         if self.task == "molecule":  # one row per atom: check before featurizing
             self._check_size(structure.n_atoms, structure)
-        inp = to_input(structure, self.task, **featurize_kw)
+        inp = get_task(self.task).featurize(structure, **featurize_kw)
         if self.task != "molecule":
             self._check_size(inp.num_atoms, structure)
         elif self._qm9_model:  # over the bonds the model's local graph uses

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from pamnet.featurize import TASKS, guess_task
+from pamnet.featurize import guess_task
 from pamnet.structure import Structure
-from pamnet.viz.edges import DEFAULT_CUTOFFS
+from pamnet.tasks import get_task
 
 DEFAULT_POCKET_CUTOFF = 6.0  # Å, as in `featurize.complex_input`
 
@@ -33,7 +33,7 @@ class Session:
     structures: every record of the last input read (a multi-record SDF gives
     several); index: the chosen one. key: `input_key` of that input, so the same
     upload is not read twice. label: where it came from, for people. task: one of
-    `featurize.TASKS`; cutoff_l / cutoff_g: Å (reset to the task's defaults when
+    `tasks.TASK_NAMES`; cutoff_l / cutoff_g: Å (reset to the task's defaults when
     the task changes). ligand_resname: complex ligand residue (None = automatic);
     pocket_cutoff: Å. checkpoint: registry name of the chosen model (None = default).
     rejected: input key -> error message, for inputs that could not be read.
@@ -44,8 +44,8 @@ class Session:
     key: str = ""
     label: str = ""
     task: str = "molecule"
-    cutoff_l: float = DEFAULT_CUTOFFS["molecule"][0]
-    cutoff_g: float = DEFAULT_CUTOFFS["molecule"][1]
+    cutoff_l: float = get_task("molecule").cutoffs[0]
+    cutoff_g: float = get_task("molecule").cutoffs[1]
     ligand_resname: str | None = None
     pocket_cutoff: float = DEFAULT_POCKET_CUTOFF
     checkpoint: str | None = None
@@ -84,14 +84,13 @@ class Session:
 
     def set_task(self, task: str, reset_cutoffs: bool = False) -> None:
         """Choose the task; cutoffs go back to its defaults when it changes."""
-        if task not in TASKS:
-            raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+        spec = get_task(task)  # ConfigError for an unknown name
         if task != self.task or reset_cutoffs:
-            self.cutoff_l, self.cutoff_g = DEFAULT_CUTOFFS[task]
+            self.cutoff_l, self.cutoff_g = spec.cutoffs
         self.task = task
 
     def featurize_kw(self) -> dict:
-        """Keyword arguments for `featurize.to_input` under the current task."""
+        """Keyword arguments for the current task's featurizer (`Task.featurize`)."""
         if self.task != "complex":
             return {}
         return {"ligand_resname": self.ligand_resname, "pocket_cutoff": self.pocket_cutoff}

@@ -1,32 +1,55 @@
-"""Tasks: how a structure becomes local and global graphs, and how atoms pool.
+"""Tasks: the one place that says what differs between PAMNet's three settings.
 
-Each task is a graph builder plus a readout; the model receives one and never
-branches on the task itself.
+A `Task` (looked up by name with `get_task`) owns how a structure becomes model
+input (featurizer), how a batch becomes local and global graphs (graph builder),
+how atoms pool into the prediction (readout), the official cutoffs, and what the
+atoms carry (element types, or complex-mode feature vectors). The model receives
+one and never branches on the task's name.
+
+| task | local graph | global graph | readout | atom input |
+| --- | --- | --- | --- | --- |
+| molecule | chemical bonds | pairs within cutoff_g | sum | H, C, N, O, F types |
+| complex | pairs within cutoff_l | pairs within cutoff_g | E(complex) - E(pocket) - E(ligand) | 18 features |
+| rna | kNN within cutoff_l | kNN within cutoff_g | mean | C, N, O types |
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import torch
 from torch import Tensor
 
-from pamnet import geometry
-from pamnet.config import ModelConfig
+from pamnet import featurize, geometry
 from pamnet.data import Batch, GraphInput, collate
+from pamnet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pamnet.config import ModelConfig
 
 
 class Graphs(NamedTuple):
-    """Edges `[src, dst]` and their lengths (Å) for the two layers."""
+    """Edges `[src, dst]` and their lengths (Å) for the two layers.
+
+    sym_g: the global edges are pairs listed twice, first one way then reversed
+    (edge_g[:, E/2 + k] is edge_g[:, k] flipped, same distance), so the global layer
+    computes each pair's distance features once. Only `Graphs.symmetric` sets it.
+    """
 
     edge_g: Tensor  # [2, Eg]
     dist_g: Tensor  # [Eg]
     edge_l: Tensor  # [2, El]
     dist_l: Tensor  # [El]
-    # True when the second half of edge_g is its first half reversed (radius graphs):
-    # the global layer then computes each pair's distance features once.
     sym_g: bool = False
+
+    @classmethod
+    def symmetric(cls, pairs: Tensor, dist: Tensor, edge_l: Tensor, dist_l: Tensor) -> Graphs:
+        """Global edges from undirected `pairs` [2, P] with lengths [P]: both directions,
+        first the pairs as given then reversed, flagged `sym_g`."""
+        edge_g = torch.cat([pairs, pairs.flip(0)], 1)  # [2, 2P]
+        return cls(edge_g, torch.cat([dist, dist]), edge_l, dist_l, sym_g=True)
 
 
 class GraphBuilder(Protocol):
@@ -41,24 +64,24 @@ def _with_dist(edge: Tensor, pos: Tensor) -> tuple[Tensor, Tensor]:
 def bonded_graphs(batch: Batch, cutoff_l: float, cutoff_g: float) -> Graphs:
     """Small molecules: local = chemical bonds, global = pairs within cutoff_g."""
     if batch.bond_index is None:
-        raise ValueError("molecule mode needs bonds (bond_index) for the local graph")
-    edge_g, dist_g = _both_ways(batch, cutoff_g)
+        raise ConfigError("molecule mode needs bonds (bond_index) for the local graph")
+    pairs, dist = _pairs_within(batch, cutoff_g)
     edge_l, dist_l = _with_dist(batch.bond_index, batch.pos)
-    return Graphs(edge_g, dist_g, edge_l, dist_l, sym_g=True)
+    return Graphs.symmetric(pairs, dist, edge_l, dist_l)
 
 
 def radius_graphs(batch: Batch, cutoff_l: float, cutoff_g: float) -> Graphs:
     """Complexes: global = pairs within cutoff_g, local = those within cutoff_l."""
-    edge_g, dist_g = _both_ways(batch, cutoff_g)
-    keep = dist_g <= cutoff_l
-    return Graphs(edge_g, dist_g, edge_g[:, keep], dist_g[keep], sym_g=True)
+    pairs, dist = _pairs_within(batch, cutoff_g)
+    g = Graphs.symmetric(pairs, dist, pairs[:, :0], dist[:0])
+    keep = g.dist_g <= cutoff_l
+    return g._replace(edge_l=g.edge_g[:, keep], dist_l=g.dist_g[keep])
 
 
-def _both_ways(batch: Batch, r: float) -> tuple[Tensor, Tensor]:
-    """Pairs within r (same part) then the same pairs reversed, and their distances."""
+def _pairs_within(batch: Batch, r: float) -> tuple[Tensor, Tensor]:
+    """Undirected pairs [2, P] within r (same part) and their distances [P]."""
     pairs = geometry.radius_pairs(batch.pos, r, batch.part)
-    d = geometry.edge_distances(pairs, batch.pos)
-    return torch.cat([pairs, pairs.flip(0)], 1), torch.cat([d, d])
+    return pairs, geometry.edge_distances(pairs, batch.pos)
 
 
 @dataclass(frozen=True)
@@ -84,32 +107,88 @@ def mean_weights(batch: Batch) -> Tensor:
     return batch.sign / n[batch.graph].to(batch.sign.dtype)
 
 
-class Task(NamedTuple):
-    """A graph builder and per-atom readout weights (prediction = sum of weighted atoms)."""
+@dataclass(frozen=True)
+class Task:
+    """Everything that differs between PAMNet's settings (see the module's table).
+
+    featurize(structure, **kw) -> GraphInput; build_graphs(batch, cutoff_l, cutoff_g)
+    -> Graphs; readout_weights(batch) -> [N] weight of each atom in the prediction
+    (prediction = sum of weighted atom outputs); cutoffs: the official (local,
+    global) radii in Å; atom_input: 'types' (an embedding of `elements`, in this
+    order) or 'features' (complex mode's per-atom feature vectors).
+    """
 
     name: str
+    featurize: Callable[..., GraphInput]
     build_graphs: GraphBuilder
-    readout_weights: callable
+    readout_weights: Callable[[Batch], Tensor]
+    cutoffs: tuple[float, float]
+    atom_input: str
+    elements: tuple[str, ...] | None
+
+    def cutoffs_or_default(
+        self, cutoff_l: float | None = None, cutoff_g: float | None = None
+    ) -> tuple[float, float]:
+        """The given cutoffs (Å), the task's defaults where None."""
+        dl, dg = self.cutoffs
+        return float(dl if cutoff_l is None else cutoff_l), float(
+            dg if cutoff_g is None else cutoff_g
+        )
+
+    def graphs(
+        self, inp: GraphInput | Batch, cutoff_l: float | None = None, cutoff_g: float | None = None
+    ) -> Graphs:
+        """The local and global graphs of one input (or a batch) at these cutoffs."""
+        batch = inp if isinstance(inp, Batch) else collate([inp])
+        return self.build_graphs(batch, *self.cutoffs_or_default(cutoff_l, cutoff_g))
+
+
+# Cutoffs (local, global) in Å of the official PAMNet scripts (main_qm9.py,
+# main_pdbbind.py, main_rna.py).
+TASKS: dict[str, Task] = {
+    "molecule": Task(
+        "molecule", featurize.molecule_input, bonded_graphs, sum_weights, (5.0, 5.0),
+        "types", tuple(featurize.QM9_TYPES),
+    ),
+    "complex": Task(
+        "complex", featurize.complex_input, radius_graphs, sum_weights, (2.0, 6.0),
+        "features", None,
+    ),
+    "rna": Task(
+        "rna", featurize.rna_input, KnnGraphs(), mean_weights, (2.6, 20.0),
+        "types", tuple(featurize.RNA_TYPES),
+    ),
+}  # fmt: skip
+TASK_NAMES = tuple(TASKS)
+
+
+def get_task(name: str, knn_k: int | None = None) -> Task:
+    """The task called `name`; knn_k: RNA's neighbour count (default 50)."""
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}; use one of {', '.join(TASK_NAMES)}")
+    task = TASKS[name]
+    if knn_k is not None and isinstance(task.build_graphs, KnnGraphs):
+        task = replace(task, build_graphs=KnnGraphs(knn_k))
+    return task
 
 
 def task_for(config: ModelConfig) -> Task:
-    if config.task == "molecule":
-        return Task("molecule", bonded_graphs, sum_weights)
-    if config.task == "complex":
-        return Task("complex", radius_graphs, sum_weights)
-    return Task("rna", KnnGraphs(config.knn_k), mean_weights)
+    """The task a model configuration names (with its kNN size)."""
+    return get_task(config.task, knn_k=config.knn_k)
 
 
 def edge_counts(
-    inp: GraphInput, task: str, cutoff_l: float, cutoff_g: float, knn_k: int = 50
+    inp: GraphInput,
+    task: str,
+    cutoff_l: float | None = None,
+    cutoff_g: float | None = None,
+    knn_k: int = 50,
 ) -> dict:
     """Atoms, local and global edges (directed), non-local edges (global edges that are
-    not local ones: what the global layer adds), and angle terms PAMNet would use."""
-    cfg = ModelConfig(
-        task=task, cutoff_l=cutoff_l, cutoff_g=cutoff_g, knn_k=knn_k, dim=1, n_layer=1
-    )
+    not local ones: what the global layer adds), and angle terms PAMNet would use.
+    Cutoffs in Å, the task's defaults where None."""
     batch = collate([inp])
-    g = task_for(cfg).build_graphs(batch, cutoff_l, cutoff_g)
+    g = get_task(task, knn_k=knn_k).graphs(batch, cutoff_l, cutoff_g)
     n = batch.num_atoms
     return {
         "n_atoms": n,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pamnet.errors import DataError
+from pamnet.errors import ConfigError, DataError
 from pamnet.io import from_smiles, read
 from pamnet.session import Session, input_key
 
@@ -37,7 +37,7 @@ def test_session_load_select_and_task_defaults():
     assert sess.structure_key.endswith("#2")
     with pytest.raises(IndexError):
         sess.select(4)
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(ConfigError, match="unknown task"):
         sess.set_task("protein")
 
 

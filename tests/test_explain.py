@@ -278,10 +278,12 @@ def test_cli_explain(tiny_registry, tmp_path, capsys):
 def test_force_field_terms_and_angle_cost():
     from pamnet import geometry
     from pamnet.explain.cost import angle_cost, angle_term_counts, mm_terms
-    from pamnet.featurize import to_input
     from pamnet.io import read_one
+    from pamnet.tasks import get_task
 
-    ethanol = to_input(read_one(ROOT / "pamnet" / "examples" / "qm9_ethanol.xyz"), "molecule")
+    ethanol = get_task("molecule").featurize(
+        read_one(ROOT / "pamnet" / "examples" / "qm9_ethanol.xyz")
+    )
     terms = mm_terms(ethanol, "molecule", 5.0, 5.0).set_index("term")["count"]
     assert terms["bond stretching"] == 8 and terms["angle bending"] == 13
     assert terms["torsions"] == 12  # H-C-C-H 9, H-C-O-H 3

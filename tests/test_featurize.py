@@ -10,7 +10,6 @@ from pamnet.errors import EmptyInputError, StructureError
 from pamnet.examples import load_example
 from pamnet.featurize import (
     FEATURE_NAMES,
-    TASKS,
     atom_features,
     binding_site,
     complex_input,
@@ -18,7 +17,6 @@ from pamnet.featurize import (
     guess_task,
     molecule_input,
     rna_input,
-    to_input,
 )
 from pamnet.io import from_smiles
 
@@ -146,14 +144,24 @@ def test_element_classes_and_heterodegree():
     assert f[sym.index("H"), :9].sum() == 0
 
 
-def test_to_input_and_guess_task(complex_structure):
-    assert TASKS == ("molecule", "complex", "rna")
+def test_tasks_are_one_record_each_looked_up_by_name(complex_structure):
+    from pamnet.config import ModelConfig
+    from pamnet.errors import ConfigError
+    from pamnet.tasks import TASK_NAMES, KnnGraphs, get_task, task_for
+
+    assert TASK_NAMES == ("molecule", "complex", "rna")
     assert guess_task(complex_structure) == "complex"
     assert guess_task(load_example("rna")[0]) == "rna"
     assert guess_task(from_smiles("CCO")) == "molecule"
-    g = to_input(complex_structure, "complex", ligand_resname="BEN", pocket_cutoff=5.0)
-    assert g.meta["pocket_cutoff"] == 5.0
-    from pamnet.errors import PamnetError
-
-    with pytest.raises(PamnetError):
-        to_input(complex_structure, "protein")
+    cx = get_task("complex")
+    g = cx.featurize(complex_structure, ligand_resname="BEN", pocket_cutoff=5.0)
+    assert g.meta["pocket_cutoff"] == 5.0 and cx.atom_input == "features"
+    assert cx.cutoffs == (2.0, 6.0) and cx.cutoffs_or_default(None, 8.0) == (2.0, 8.0)
+    assert get_task("molecule").elements == ("H", "C", "N", "O", "F")
+    assert get_task("rna").elements == ("C", "N", "O")
+    assert task_for(ModelConfig(task="rna", knn_k=8)).build_graphs == KnnGraphs(8)
+    with pytest.raises(ConfigError, match="unknown task 'protein'"):
+        get_task("protein")
+    # graphs without a model configuration: the task's defaults, or given cutoffs
+    graphs = cx.graphs(g)
+    assert graphs.sym_g and bool((graphs.dist_l <= 2.0).all())

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# The official PAMNet cutoffs (Å) per task: (local, global).
-DEFAULT_CUTOFFS = {"molecule": (5.0, 5.0), "complex": (2.0, 6.0), "rna": (2.6, 20.0)}
 MAX_SHOWN = 20  # structures summarised from one file
 MAX_LISTED = 60  # atoms listed in the text output without --atoms
 
@@ -75,13 +73,11 @@ def _ligand_arg(value: str | None):
 def _report(s, args, ligand, resname) -> dict:
     from pamnet.errors import PamnetError
     from pamnet.featurize import guess_task
-    from pamnet.tasks import edge_counts
+    from pamnet.tasks import edge_counts, get_task
     from pamnet.viz.edges import model_input  # graphs only: no model's element list applies
 
     task = args.task or ("complex" if ligand is not None else guess_task(s))
-    cl, cg = DEFAULT_CUTOFFS[task]
-    cl = args.cutoff_l if args.cutoff_l is not None else cl
-    cg = args.cutoff_g if args.cutoff_g is not None else cg
+    cl, cg = get_task(task).cutoffs_or_default(args.cutoff_l, args.cutoff_g)
     out = {
         "name": s.name,
         "source": s.source,

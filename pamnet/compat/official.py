@@ -19,9 +19,9 @@ from pamnet.checkpoint import read_payload
 from pamnet.config import ModelConfig
 from pamnet.data import Batch, GraphInput, collate
 from pamnet.errors import CheckpointError, ConfigError
+from pamnet.featurize import QM9_TYPES
 from pamnet.model import PAMNet
 
-QM9_TYPES = {"H": 0, "C": 1, "N": 2, "O": 3, "F": 4}
 # The official PDBbind layout marks pocket and ligand copies by x > 40 Å.
 _COPY_THRESHOLD = 40.0
 

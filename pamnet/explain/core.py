@@ -37,9 +37,9 @@ from pamnet.errors import ConfigError
 from pamnet.explain.attribution import BASELINES, ON, Attribution, integrated_gradients
 from pamnet.explain.attribution import private_copy as _private_copy
 from pamnet.explain.groups import NO_GROUP, GroupMatches, match_groups
+from pamnet.tasks import get_task
 
 PART_NAMES = {"complex": ("complex", "pocket", "ligand")}
-ELEMENTS_OF_TYPE = {"molecule": ("H", "C", "N", "O", "F"), "rna": ("C", "N", "O")}
 IG_TOLERANCE = 0.01  # completeness error the steps are doubled to reach, relative
 MAX_IG_STEPS = 800
 COMPLEX_CLASSES = ("B", "C", "N", "O", "P", "S", "Se", "X", "M")  # X halogen, M metal
@@ -323,8 +323,8 @@ def _residue(s, i: int) -> str | None:
 
 
 def _element_guess(inp: GraphInput, task: str, r: int) -> str:
-    if inp.atom_type is not None and task in ELEMENTS_OF_TYPE:
-        table = ELEMENTS_OF_TYPE[task]
+    table = get_task(task).elements
+    if inp.atom_type is not None and table is not None:
         t = int(inp.atom_type[r])
         return table[t] if t < len(table) else "?"
     if inp.atom_feat is not None:
@@ -417,7 +417,7 @@ def explain(
     `PAMNet`. ig_steps > 0 adds Integrated Gradients of `ig_target` (default the
     first target) on each input in `ig_on` ('atoms', 'coords') with that many
     Gauss-Legendre steps, doubled until they add up within `ig_tolerance` (see
-    `attribute`; None: exactly ig_steps). featurize_kw go to `featurize.to_input`
+    `attribute`; None: exactly ig_steps). featurize_kw go to `Task.featurize`
     (complex mode: `ligand=Structure`, `ligand_resname=...`). Computed on a private
     `dtype` copy of the model (the shared one is never cast or hooked), on `device`,
     or on the Predictor's device when a Predictor is given.

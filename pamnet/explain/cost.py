@@ -47,11 +47,10 @@ def mm_terms(inp: GraphInput, task: str, cutoff_l: float, cutoff_g: float) -> pd
     from both bonds and in both directions). Counts follow `task`'s graphs
     (molecule: local = bonds; complex: local = pairs within cutoff_l).
     """
-    from pamnet.tasks import edge_counts, task_for
+    from pamnet.tasks import edge_counts, get_task
 
-    cfg = ModelConfig(task=task, cutoff_l=cutoff_l, cutoff_g=cutoff_g, dim=1, n_layer=1)
     batch = collate([inp])
-    g = task_for(cfg).build_graphs(batch, cutoff_l, cutoff_g)
+    g = get_task(task).graphs(batch, cutoff_l, cutoff_g)
     n = batch.num_atoms
     src, dst = g.edge_l
     deg = torch.bincount(src, minlength=n).numpy()

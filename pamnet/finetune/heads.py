@@ -18,6 +18,7 @@ from pamnet.checkpoint import LoadedModel, Normalization
 from pamnet.config import ModelConfig
 from pamnet.errors import ConfigError
 from pamnet.model import PAMNet
+from pamnet.tasks import get_task
 
 FREEZE_GROUPS = ("embeddings", "global", "local", "heads")
 
@@ -91,11 +92,18 @@ def fresh(
     seed: int = 0,
     units: dict | None = None,
 ) -> Adapted:
-    """A newly initialised model (PDBbind cutoffs 2/6 Å for complexes, else 5/5 Å)."""
-    cut = {"cutoff_l": 2.0, "cutoff_g": 6.0} if task == "complex" else {}
+    """A newly initialised model with the task's official cutoffs (`Task.cutoffs`)."""
+    cut_l, cut_g = get_task(task).cutoffs
     torch.manual_seed(seed)
     model = PAMNet(
-        ModelConfig(task=task, dim=dim, n_layer=n_layer, num_targets=len(targets), **cut)
+        ModelConfig(
+            task=task,
+            dim=dim,
+            n_layer=n_layer,
+            num_targets=len(targets),
+            cutoff_l=cut_l,
+            cutoff_g=cut_g,
+        )  # fmt: skip
     )
     mean, std = data_normalization(y_train)
     norm = Normalization(mean, std, [False] * len(targets))

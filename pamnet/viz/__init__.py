@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pamnet.viz.colorings import attention_view, contribution_view, local_share, per_atom
 from pamnet.viz.edges import (
-    DEFAULT_CUTOFFS,
     EdgePairs,
     EdgeView,
     edge_view,
@@ -31,7 +30,6 @@ from pamnet.viz.plots import (
 from pamnet.viz.view import MolView
 
 __all__ = [
-    "DEFAULT_CUTOFFS",
     "EdgePairs",
     "EdgeView",
     "MolView",

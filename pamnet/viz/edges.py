@@ -13,8 +13,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from pamnet.data import GraphInput, collate
+from pamnet.data import GraphInput
 from pamnet.structure import Structure
+from pamnet.tasks import get_task
 from pamnet.viz import html as H
 from pamnet.viz.colors import GLOBAL_EDGE, LOCAL_EDGE
 from pamnet.viz.view import (
@@ -26,29 +27,18 @@ from pamnet.viz.view import (
     zoom,
 )
 
-# (cutoff_l, cutoff_g) in Å of the official PAMNet scripts (main_qm9.py,
-# main_pdbbind.py, main_rna_puzzles.py); molecule mode's local graph is the bonds.
-DEFAULT_CUTOFFS = {"molecule": (5.0, 5.0), "complex": (2.0, 6.0), "rna": (2.6, 20.0)}
 CAP_RULES = ("shortest", "even")
 LOCAL_RADIUS = 0.17  # wider than the sticks (0.12), so local edges show around bonds
 
 
-def cutoffs_for(task: str, cutoff_l: float | None, cutoff_g: float | None) -> tuple[float, float]:
-    """The given cutoffs, or the task's defaults (`DEFAULT_CUTOFFS`) where None."""
-    if task not in DEFAULT_CUTOFFS:
-        raise ValueError(f"unknown task {task!r}; use one of {', '.join(DEFAULT_CUTOFFS)}")
-    dl, dg = DEFAULT_CUTOFFS[task]
-    return float(dl if cutoff_l is None else cutoff_l), float(dg if cutoff_g is None else cutoff_g)
-
-
 def model_input(structure: Structure, task: str, **featurize_kw) -> GraphInput:
-    """`featurize.to_input`, except that molecule mode also accepts elements outside
-    H, C, N, O, F here: the graphs do not depend on the element (atom_type is left None)."""
-    from pamnet import featurize
+    """The task's featurizer (`tasks.get_task(task).featurize`), except that molecule mode
+    also accepts elements outside H, C, N, O, F here: the graphs do not depend on the
+    element (atom_type is left None)."""
     from pamnet.errors import UnsupportedElementError
 
     try:
-        return featurize.to_input(structure, task, **featurize_kw)
+        return get_task(task).featurize(structure, **featurize_kw)
     except UnsupportedElementError:
         if task != "molecule":
             raise
@@ -117,15 +107,10 @@ def graph_pairs(
 
     inp: the featurised input if you have it (else built with `model_input`).
     """
-    from pamnet.config import ModelConfig
-    from pamnet.tasks import task_for
-
-    cl, cg = cutoffs_for(task, cutoff_l, cutoff_g)
     if inp is None:
         inp = model_input(structure, task, **featurize_kw)
     rows = row_index(inp, structure.n_atoms, ligand_offset)
-    cfg = ModelConfig(task=task, cutoff_l=cl, cutoff_g=cg, knn_k=knn_k, dim=1, n_layer=1)
-    g = task_for(cfg).build_graphs(collate([inp]), cl, cg)
+    g = get_task(task, knn_k=knn_k).graphs(inp, cutoff_l, cutoff_g)
     local = _undirected(g.edge_l, rows)
     glob = _undirected(g.edge_g, rows)
     n = structure.n_atoms
@@ -253,14 +238,14 @@ def edge_view(
 ) -> EdgeView:
     """The local (solid) and non-local (dashed) graphs of `structure` under `task`.
 
-    cutoff_l / cutoff_g: Å, task defaults (`DEFAULT_CUTOFFS`) when None.
+    cutoff_l / cutoff_g: Å, the task's defaults (`Task.cutoffs`) when None.
     max_global_edges: at most this many non-local pairs are drawn, chosen by
     `cap_rule` ('shortest' first, default, or 'even' over the sorted lengths).
     focus: None (complex: the pocket + ligand atoms the model sees; else all),
     'all', 'ligand', 'pocket', or atom indices / [N] bool mask: only edges with an
     end in the focus are drawn and the camera zooms to it. colors: {'local':
     '#rrggbb', 'global': '#rrggbb'}. ligand: a separate ligand for task='complex'
-    (drawn appended after the protein). inp: a ready `featurize.to_input` result.
+    (drawn appended after the protein). inp: a ready `Task.featurize` result.
     Returns an `EdgeView` (`.view` is the py3Dmol view; `.to_html()` for the app).
     """
     colors = {"local": LOCAL_EDGE, "global": GLOBAL_EDGE, **(colors or {})}
@@ -334,7 +319,7 @@ def edge_view(
             + (f", capped at {max_global_edges}, {how}" if capped else ""),
         ),
     ]
-    cl, cg = cutoffs_for(task, cutoff_l, cutoff_g)
+    cl, cg = get_task(task).cutoffs_or_default(cutoff_l, cutoff_g)
     local_rule = "bonds" if task == "molecule" else f"≤ {cl:g} Å"
     legend = (
         '<div class="pamnet-legend">'
@@ -391,12 +376,10 @@ def _dashed_line(a: np.ndarray, b: np.ndarray, color: str) -> dict:
 
 __all__ = [
     "CAP_RULES",
-    "DEFAULT_CUTOFFS",
     "EdgePairs",
     "EdgeView",
     "cap_pairs",
     "combine",
-    "cutoffs_for",
     "edge_view",
     "graph_pairs",
     "model_input",

@@ -165,10 +165,9 @@ def cost_table(
     """
     import pandas as pd
 
-    from pamnet.config import ModelConfig
     from pamnet.data import GraphInput, collate
-    from pamnet.tasks import edge_counts, task_for
-    from pamnet.viz.edges import cutoffs_for, model_input
+    from pamnet.tasks import edge_counts, get_task
+    from pamnet.viz.edges import model_input
 
     if which not in ("global", "local", "both"):
         raise ValueError(f"which must be 'global', 'local' or 'both', got {which!r}")
@@ -177,7 +176,8 @@ def cost_table(
         if isinstance(structure_or_input, GraphInput)
         else model_input(structure_or_input, task)
     )
-    cl0, cg0 = cutoffs_for(task, cutoff_l, cutoff_g)
+    spec = get_task(task, knn_k=knn_k)
+    cl0, cg0 = spec.cutoffs_or_default(cutoff_l, cutoff_g)
     if cutoffs is None:
         cutoffs = np.arange(2.0, 10.01, 1.0)
     batch = collate([inp])
@@ -186,8 +186,7 @@ def cost_table(
         cl = c if which in ("local", "both") else cl0
         cg = c if which in ("global", "both") else cg0
         counts = edge_counts(inp, task, cl, cg, knn_k=knn_k)
-        cfg = ModelConfig(task=task, cutoff_l=cl, cutoff_g=cg, knn_k=knn_k, dim=1, n_layer=1)
-        g = task_for(cfg).build_graphs(batch, cl, cg)
+        g = spec.graphs(batch, cl, cg)
         rows.append(
             {
                 "cutoff": c,
