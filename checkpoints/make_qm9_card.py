@@ -209,13 +209,13 @@ def _state_path(out: Path) -> Path:
 def _dft_on_mmff_molecules(loaded, n: int | None) -> dict:
     """{"mae", "n"} of `loaded` on the DFT geometries of exactly the first `n` (None: all)
     test molecules that have an MMFF geometry, so DFT and MMFF columns compare alike."""
-    from pamnet.training import mae, predict
+    from pamnet.inference import mae, predict_graphs
 
     rows = qm9.split(loaded.metadata["split"]["seed"])["test"]
     rows = rows[:n] if n else rows
     _, kept = qm9.load_mmff(rows)
     data = qm9.load(rows)
-    pred = predict(loaded.model, data.graphs(kept), loaded.normalization)
+    pred = predict_graphs(loaded.model, data.graphs(kept), loaded.normalization)
     err = mae(pred, data.y[kept][:, [qm9.TARGETS.index(t) for t in loaded.targets]])
     return {"mae": {t: float(e) for t, e in zip(loaded.targets, err)}, "n": len(kept)}
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from pamnet import inference
 from pamnet._callable import make_callable
-from pamnet.checkpoint import LoadedModel, Normalization
-from pamnet.data import Batch, GraphInput, collate
+from pamnet.checkpoint import LoadedModel
+from pamnet.data import GraphInput, collate
 from pamnet.device import describe, resolve
 from pamnet.errors import PamnetError
 from pamnet.tasks import get_task
@@ -64,28 +64,6 @@ class Prediction:
             per_atom = self.contributions.sum(0)  # [N, T]
             d["contributions"] = {t: per_atom[:, k].tolist() for k, t in enumerate(self.targets)}
         return d
-
-
-def per_atom_reference(batch: Batch, norm: Normalization) -> Tensor:
-    """[N, T] float64 share of each atom in the normalization's offset (its graph sum
-    is `training.reference_term`): the mean per atom (or split evenly) plus atom refs."""
-    n = torch.bincount(batch.graph, minlength=batch.num_graphs).to(torch.float64)
-    mean = torch.tensor(norm.mean, dtype=torch.float64, device=batch.pos.device)
-    per_atom = torch.tensor(norm.per_atom, dtype=torch.bool, device=batch.pos.device)
-    share = torch.where(per_atom, mean, mean / n[batch.graph][:, None])  # [N, T]
-    if norm.atom_ref is not None:
-        table = torch.tensor(norm.atom_ref, dtype=torch.float64, device=batch.pos.device)
-        share = share + table[batch.atom_type]
-    return share
-
-
-def physical_contributions(contrib: Tensor, batch: Batch, norm: Normalization | None) -> Tensor:
-    """Raw contributions [L, N, T] -> physical units; the offset is split over layers."""
-    c = contrib.double()
-    if norm is None:
-        return c
-    std = torch.tensor(norm.std, dtype=torch.float64, device=c.device)
-    return c * std + per_atom_reference(batch, norm)[None] / c.shape[0]
 
 
 Item = object  # a Structure, a GraphInput, or a SMILES string
@@ -225,8 +203,6 @@ class Predictor:
         **featurize_kw,
     ) -> PredictionSet:
         """One Prediction per item, in order; failed items carry `error` and no values."""
-        from pamnet.training import to_physical
-
         items = list(items)
         lm, targets = self.loaded, self.loaded.targets
         results = PredictionSet()
@@ -254,13 +230,9 @@ class Predictor:
         for start in range(0, len(ready), batch_size):
             chunk = ready[start : start + batch_size]
             batch = collate([inp for _, inp in chunk]).to(self.device)
-            out = self.model(batch, return_attention=attention, return_contributions=attention)
-            values = to_physical(out.prediction, batch, lm.normalization).cpu().numpy()
-            contrib = (
-                physical_contributions(out.contributions, batch, lm.normalization).cpu().numpy()
-                if attention
-                else None
-            )
+            out = inference.run(self.model, batch, lm.normalization, attention, attention)
+            values = out.values.cpu().numpy()
+            contrib = out.contributions.cpu().numpy() if attention else None
             att = out.attention.cpu().numpy() if attention else None
             graph = batch.graph.cpu().numpy()
             for g, (idx, _) in enumerate(chunk):

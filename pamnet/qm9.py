@@ -430,7 +430,7 @@ def evaluate(
     Returns {"mae": {target: MAE}, "units": {target: unit}, "n": molecules} plus
     "skipped" (molecules whose MMFF geometry could not be built) for geometry "mmff".
     """
-    from pamnet.training import mae, predict
+    from pamnet.inference import mae, predict_graphs
 
     if split_name not in ("train", "val", "test"):
         raise DataError(f"split must be train, val or test, got {split_name!r}")
@@ -446,7 +446,7 @@ def evaluate(
     graphs = data.graphs()
     cols = [TARGETS.index(t) for t in loaded.targets]
     y = data.y[:, cols]
-    pred = predict(loaded.model.to(device), graphs, loaded.normalization, batch_size, device)
+    pred = predict_graphs(loaded.model.to(device), graphs, loaded.normalization, batch_size, device)
     err = mae(pred, y) if len(graphs) else torch.full((len(cols),), float("nan"))
     out = {
         "mae": {t: float(e) for t, e in zip(loaded.targets, err)},

@@ -30,11 +30,13 @@ from torch import Tensor, nn
 
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
-from pamnet.data import Batch, GraphInput, collate
+from pamnet.data import GraphInput, collate
 from pamnet.device import resolve
 from pamnet.ema import EMA
 from pamnet.errors import CheckpointError, ConfigError, DataError
+from pamnet.inference import mae, predict_graphs
 from pamnet.model import PAMNet
+from pamnet.normalize import to_normalized
 
 STATE_FORMAT = "pamnet-studio-train/1"
 
@@ -116,67 +118,12 @@ class TrainResult:
     checkpoint_path: Path | None  # EMA weights of the best validation score (else last)
 
 
-# --- normalization ------------------------------------------------------------
-def reference_term(batch: Batch, norm: Normalization) -> Tensor:
-    """[G, T] float64: mean term (per atom or per structure) plus atom references."""
-    mean = torch.tensor(norm.mean, dtype=torch.float64, device=batch.pos.device)
-    per_atom = torch.tensor(norm.per_atom, dtype=torch.bool, device=batch.pos.device)
-    n = torch.bincount(batch.graph, minlength=batch.num_graphs).to(torch.float64)[:, None]
-    ref = torch.where(per_atom, mean * n, mean.expand(batch.num_graphs, -1))
-    if norm.atom_ref is not None:
-        table = torch.tensor(norm.atom_ref, dtype=torch.float64, device=batch.pos.device)
-        per_atom_ref = table[batch.atom_type]  # [N, T]
-        ref = ref.index_add(0, batch.graph, per_atom_ref)
-    return ref
-
-
-def to_physical(raw: Tensor, batch: Batch, norm: Normalization | None) -> Tensor:
-    """Model output [G, T] -> physical units (float64)."""
-    if norm is None:
-        return raw.double()
-    std = torch.tensor(norm.std, dtype=torch.float64, device=raw.device)
-    return raw.double() * std + reference_term(batch, norm)
-
-
-def to_normalized(y: Tensor, batch: Batch, norm: Normalization | None) -> Tensor:
-    """Physical targets [G, T] -> what the raw model output should be (float64)."""
-    if norm is None:
-        return y.double()
-    std = torch.tensor(norm.std, dtype=torch.float64, device=y.device)
-    return (y.double() - reference_term(batch, norm)) / std
-
-
 def masked_l1(pred: Tensor, target: Tensor) -> Tensor:
     """Mean |pred - target| over entries where target is not NaN."""
     mask = ~torch.isnan(target)
     if not mask.any():
         return pred.sum() * 0.0
     return (pred[mask] - target[mask]).abs().mean()
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    graphs: list[GraphInput],
-    norm: Normalization | None,
-    batch_size: int = 128,
-    device: str | torch.device | None = None,
-) -> Tensor:
-    """[n, T] float64 predictions in physical units (model put in eval mode)."""
-    device = device or next(model.parameters()).device
-    model.eval()
-    out = []
-    for i in range(0, len(graphs), batch_size):
-        batch = collate(graphs[i : i + batch_size]).to(device)
-        out.append(to_physical(model(batch).prediction, batch, norm).cpu())
-    return torch.cat(out) if out else torch.zeros(0, 0, dtype=torch.float64)
-
-
-def mae(pred: Tensor, y: Tensor) -> Tensor:
-    """[T] mean absolute error per target, NaN targets skipped (NaN if none)."""
-    err = (pred.double() - y.double()).abs()
-    mask = ~torch.isnan(err)
-    return torch.where(mask, err, 0.0).sum(0) / mask.sum(0)
 
 
 # --- distributed hook ---------------------------------------------------------
@@ -292,7 +239,7 @@ class Trainer:
         if self.val_set is None or len(self.val_set) == 0:
             return None
         with self.ema.applied(self.model):
-            pred = predict(
+            pred = predict_graphs(
                 self.model, self.val_set.graphs, self.normalization,
                 self.config.eval_batch_size, self.device,
             )  # fmt: skip

@@ -17,9 +17,9 @@ from pamnet.checkpoint import Normalization, load_checkpoint, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.errors import DataError
 from pamnet.finetune import FinetuneConfig
+from pamnet.inference import predict_graphs
 from pamnet.model import PAMNet
 from pamnet.testing import random_molecule
-from pamnet.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 SMILES = [
@@ -225,8 +225,8 @@ def test_new_targets_extend_every_w_out_and_keep_the_old_predictions(fast_base):
         else:
             assert_close(p, old[name], rtol=0, atol=0)
     graphs = [random_molecule(4 + i, seed=i) for i in range(4)]
-    before = predict(base.model, graphs, base.normalization)
-    after = predict(ad.model, graphs, ad.normalization)
+    before = predict_graphs(base.model, graphs, base.normalization)
+    after = predict_graphs(ad.model, graphs, ad.normalization)
     assert_close(after[:, :2], before, rtol=0, atol=1e-9)  # old heads: same predictions
     assert ad.normalization.mean[2] == pytest.approx(3.5)
     assert ad.normalization.std[2] == pytest.approx(math.sqrt(4.5))
@@ -285,7 +285,9 @@ def test_finetune_lowers_the_validation_error_and_registers_the_checkpoint(
     data = finetune.load_dataset(mols_sdf, ["mw"])
     train_idx, val_idx = finetune.split_indices(len(data.graphs), 0.2, 0)
     untrained = finetune.adapt(load_checkpoint(registry.resolve("fast")), ["mw"], data.y[train_idx])
-    pred = predict(untrained.model, [data.graphs[i] for i in val_idx], untrained.normalization)
+    pred = predict_graphs(
+        untrained.model, [data.graphs[i] for i in val_idx], untrained.normalization
+    )
     mae_before = float((pred[:, 2] - data.y[val_idx, 0]).abs().mean())
 
     epochs = []

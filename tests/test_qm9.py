@@ -65,7 +65,7 @@ def test_atom_refs_make_u0_an_atomization_energy(first):
 
 def test_atom_ref_normalization_round_trip(first):
     from pamnet.data import collate
-    from pamnet.training import to_normalized, to_physical
+    from pamnet.normalize import to_normalized, to_physical
 
     norm = qm9.normalization(first)
     assert norm.per_atom[qm9.TARGETS.index("u0")] and not norm.per_atom[0]

@@ -9,19 +9,11 @@ from torch.testing import assert_close
 from pamnet.checkpoint import Normalization, load_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import collate
+from pamnet.inference import mae, predict_graphs
 from pamnet.model import PAMNet
+from pamnet.normalize import to_normalized, to_physical
 from pamnet.testing import random_molecule
-from pamnet.training import (
-    GraphDataset,
-    TrainConfig,
-    Trainer,
-    load_state,
-    mae,
-    masked_l1,
-    predict,
-    to_normalized,
-    to_physical,
-)
+from pamnet.training import GraphDataset, TrainConfig, Trainer, load_state, masked_l1
 
 TARGETS = ["energy", "size"]
 NORM = Normalization(
@@ -97,7 +89,7 @@ def test_missing_targets_are_masked(tmp_path):
     loaded = load_checkpoint(tmp_path / "best.pt")  # EMA weights in our checkpoint format
     assert loaded.targets == TARGETS and loaded.normalization == NORM
     assert loaded.metadata["training"]["epochs_done"] == 1
-    pred = predict(loaded.model, data.graphs, loaded.normalization)
+    pred = predict_graphs(loaded.model, data.graphs, loaded.normalization)
     assert pred.shape == (32, 2) and pred.dtype == torch.float64
 
 

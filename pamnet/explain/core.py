@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pamnet import inference
 from pamnet.data import GraphInput, collate
 from pamnet.errors import ConfigError
 from pamnet.explain.attribution import BASELINES, ON, Attribution, integrated_gradients
@@ -422,8 +423,7 @@ def explain(
     `dtype` copy of the model (the shared one is never cast or hooked), on `device`,
     or on the Predictor's device when a Predictor is given.
     """
-    from pamnet.predict import Predictor, per_atom_reference, physical_contributions
-    from pamnet.training import to_physical
+    from pamnet.predict import Predictor
 
     if isinstance(checkpoint, Predictor):  # keep its device: the model is shared
         predictor = checkpoint
@@ -438,15 +438,10 @@ def explain(
     task = predictor.task
     model = _private_copy(predictor.model, dtype)
     batch = collate([inp]).to(predictor.device, dtype)
-    with torch.no_grad():
-        out = model(batch, return_attention=True, return_contributions=True)
-    norm = loaded.normalization
-    values = to_physical(out.prediction, batch, norm)[0].cpu().numpy()
-    contrib = physical_contributions(out.contributions, batch, norm).cpu().numpy()
-    if norm is None:
-        offset = np.zeros(contrib.shape[1:])
-    else:
-        offset = per_atom_reference(batch, norm).cpu().numpy()
+    out = inference.run(model, batch, loaded.normalization, attention=True, contributions=True)
+    values = out.values[0].cpu().numpy()
+    contrib = out.contributions.cpu().numpy()
+    offset = np.zeros(contrib.shape[1:]) if out.offset is None else out.offset.cpu().numpy()
     ligand = featurize_kw.get("ligand")
     warnings = list(warnings) + list((inp.meta or {}).get("warnings", []))
     exp = Explanation(

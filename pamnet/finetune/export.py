@@ -20,12 +20,12 @@ VAL_PREDICTIONS = "val_predictions.json"
 def export(config, trainer, result, data, val, val_idx, status: str, rows: list[dict], log):
     """Write the checkpoint, its card and val_predictions.json; returns a FinetuneResult."""
     from pamnet.finetune.run import FinetuneResult, output_path
-    from pamnet.training import mae, predict
+    from pamnet.inference import mae, predict_graphs
 
     best = load_checkpoint(result.checkpoint_path, trainer.device)
     val_mae = None
     if val is not None:
-        pred = predict(best.model, val.graphs, best.normalization, 64, trainer.device)
+        pred = predict_graphs(best.model, val.graphs, best.normalization, 64, trainer.device)
         keep = [k for k, t in enumerate(best.targets) if t in data.targets]
         err = mae(pred, val.y)
         val_mae = {best.targets[k]: float(err[k]) for k in keep}

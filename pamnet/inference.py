@@ -1,0 +1,78 @@
+"""The one inference path: batch -> model -> physical units.
+
+`run` is what `Predictor.predict`, `explain`, validation during training and
+`qm9.evaluate` all call for one batch; `predict_graphs` batches a list of inputs
+through it. Normalisation lives in `pamnet.normalize`; nothing here knows about
+training.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from pamnet.checkpoint import Normalization
+from pamnet.data import Batch, GraphInput, collate
+from pamnet.normalize import per_atom_reference, physical_contributions, to_physical
+
+
+class Outputs(NamedTuple):
+    """One batch's results, float64, in the targets' units.
+
+    values [G, T]; attention [L, N, 2] (global, local) or None; contributions
+    [L, N, T] summing to values, or None; offset [N, T]: the normalisation's part of
+    the contributions (each atom's share of mean and atom references), or None.
+    """
+
+    values: Tensor
+    attention: Tensor | None = None
+    contributions: Tensor | None = None
+    offset: Tensor | None = None
+
+
+@torch.no_grad()
+def run(
+    model: nn.Module,
+    batch: Batch,
+    norm: Normalization | None,
+    attention: bool = False,
+    contributions: bool = False,
+) -> Outputs:
+    """The model on one batch (already on the model's device and dtype), in physical
+    units; attention and contributions on request."""
+    out = model(batch, return_attention=attention, return_contributions=contributions)
+    values = to_physical(out.prediction, batch, norm)
+    if not contributions:
+        return Outputs(values, out.attention if attention else None)
+    contrib = physical_contributions(out.contributions, batch, norm)
+    offset = None
+    if norm is not None:
+        offset = per_atom_reference(batch, norm)
+    return Outputs(values, out.attention if attention else None, contrib, offset)
+
+
+def predict_graphs(
+    model: nn.Module,
+    graphs: list[GraphInput],
+    norm: Normalization | None,
+    batch_size: int = 128,
+    device: str | torch.device | None = None,
+) -> Tensor:
+    """[n, T] float64 predictions in physical units for `graphs`, in batches (the model
+    is put in eval mode)."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    chunks = [
+        run(model, collate(graphs[i : i + batch_size]).to(device), norm).values.cpu()
+        for i in range(0, len(graphs), batch_size)
+    ]
+    return torch.cat(chunks) if chunks else torch.zeros(0, 0, dtype=torch.float64)
+
+
+def mae(pred: Tensor, y: Tensor) -> Tensor:
+    """[T] mean absolute error per target, NaN targets skipped (NaN if none)."""
+    err = (pred.double() - y.double()).abs()
+    mask = ~torch.isnan(err)
+    return torch.where(mask, err, 0.0).sum(0) / mask.sum(0)
