@@ -436,4 +436,10 @@ def test_a_big_structure_sends_a_region_and_capped_edges_to_the_viewer():
     assert view.n_global_drawn <= 500 and view.capped
     html = view.to_html(inline_js=False)
     assert len(html) < 3_000_000 and view.cylinder_count() == view.n_local_drawn
+    # the region is built first, and exact: the same pairs as the whole structure's
+    from pamnet.viz.edges import central_atoms, graph_pairs
+
+    whole, focus = graph_pairs(water, "molecule"), central_atoms(water)
+    for pairs, total in ((whole.local, view.n_local_total), (whole.nonlocal_, view.n_global_total)):
+        assert total == int((np.isin(pairs[:, 0], focus) | np.isin(pairs[:, 1], focus)).sum())
     assert "Showing" in view.legend_html and "counts are for the whole structure" in html

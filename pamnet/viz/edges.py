@@ -209,6 +209,14 @@ FOCUS_ATOMS = 1_500  # the automatic region: this many atoms nearest the centre
 MAX_LOCAL_EDGES = 3_000  # solid cylinders drawn at most (shortest first)
 
 
+def _within(s: Structure, atoms: np.ndarray, r: float) -> np.ndarray:
+    """Sorted indices of the atoms within `r` Å of any of `atoms` (those included)."""
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(s.coords[atoms]).query(s.coords, distance_upper_bound=r + 1e-6)
+    return np.nonzero(d <= r + 1e-6)[0]
+
+
 def central_atoms(s: Structure, k: int = FOCUS_ATOMS) -> np.ndarray:
     """Indices of the `k` atoms nearest the structure's centroid, sorted."""
     if s.n_atoms <= k:
@@ -258,16 +266,31 @@ def edge_view(
         shown, offset = combine(structure, ligand), structure.n_atoms
         if inp is None:
             inp = model_input(structure, task, ligand=ligand, **featurize_kw)
+    n_total = shown.n_atoms
+    auto_region = False
+    region_first = task == "molecule" and n_total > VIEW_MAX_ATOMS
+    if region_first:
+        # Region first: every pair with an end in the focus lies within cutoff_g of it,
+        # so the graphs of that neighbourhood are exact there (bonds are shorter).
+        focus_idx = resolve_focus(shown, focus)
+        auto_region = focus_idx is None
+        if auto_region:
+            focus_idx = central_atoms(shown)
+        near = _within(shown, focus_idx, get_task(task).cutoffs_or_default(cutoff_l, cutoff_g)[1])
+        new_index = np.full(n_total, -1, dtype=np.int64)
+        new_index[near] = np.arange(len(near))
+        shown, focus_idx, inp = shown.select(near), new_index[focus_idx], None
     pairs = graph_pairs(
         shown, task, cutoff_l, cutoff_g, knn_k=knn_k, inp=inp, ligand_offset=offset, **featurize_kw
     )
-    if focus is None and task == "complex":
-        focus_idx = pairs.atoms
-    else:
-        focus_idx = resolve_focus(shown, focus)
-    auto_region = focus_idx is None and shown.n_atoms > VIEW_MAX_ATOMS
-    if auto_region:
-        focus_idx = central_atoms(shown)
+    if not region_first:
+        if focus is None and task == "complex":
+            focus_idx = pairs.atoms
+        else:
+            focus_idx = resolve_focus(shown, focus)
+            auto_region = focus_idx is None and n_total > VIEW_MAX_ATOMS
+            if auto_region:
+                focus_idx = central_atoms(shown)
 
     def in_focus(p: np.ndarray) -> np.ndarray:
         if focus_idx is None:
@@ -283,12 +306,11 @@ def edge_view(
     chosen_l = cap_pairs(local_d, MAX_LOCAL_EDGES) if show_local else local_d[:0]
     local_drawn = local[np.sort(chosen_l)] if len(chosen_l) else np.zeros((0, 2), np.int64)
 
-    n_total = shown.n_atoms
     ends = np.concatenate([local_drawn.ravel(), glob_drawn.ravel()]).astype(np.int64)
-    if n_total > VIEW_MAX_ATOMS:
+    if shown.n_atoms > VIEW_MAX_ATOMS:
         # only the region travels to the browser: focus atoms and the drawn edges' ends
         region = np.unique(np.concatenate([focus_idx, ends]))
-        new_index = np.full(n_total, -1, dtype=np.int64)
+        new_index = np.full(shown.n_atoms, -1, dtype=np.int64)
         new_index[region] = np.arange(len(region))
         shown, focus_idx = shown.select(region), new_index[focus_idx]
         local_drawn, glob_drawn, ends = (new_index[a] for a in (local_drawn, glob_drawn, ends))
