@@ -10,7 +10,8 @@ DimeNet-style angle cost). No Streamlit here.
 
 from pamnet._callable import make_callable
 from pamnet.explain.attribution import BASELINES, Attribution, integrated_gradients
-from pamnet.explain.core import Explanation, attribute, explain
+from pamnet.explain.core import attribute, explain
+from pamnet.explain.explanation import Explanation
 from pamnet.explain.groups import FUNCTIONAL_GROUPS, match_groups
 
 __all__ = [
