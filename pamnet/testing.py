@@ -28,12 +28,21 @@ def random_rotation(generator: torch.Generator | None = None, dtype=torch.float6
 def random_molecule(
     n: int, seed: int = 0, num_types: int = 5, spacing: float = 1.4, dtype=torch.float32
 ) -> GraphInput:
-    """A random chain-like 'molecule': atoms ~`spacing` Å apart, bonds along the chain
-    plus any pair closer than 1.6 Å, random types."""
+    """A random chain-like 'molecule' of n atoms (positions in Å): consecutive atoms
+    0.9-1.1 x `spacing` apart, any two atoms at least 0.7 x `spacing` apart; bonds along
+    the chain plus any pair closer than 1.6 Å; random types in [0, num_types).
+
+    Step lengths and directions are continuous random numbers, so no two distances are
+    exactly equal: kNN and cutoff graphs have no ties that a rotation could flip."""
     g = torch.Generator().manual_seed(seed)
-    steps = torch.randn(n, 3, generator=g, dtype=torch.float64)
-    steps = steps / steps.norm(dim=1, keepdim=True) * spacing
-    pos = torch.cumsum(steps, 0)
+    lengths = spacing * (0.9 + 0.2 * torch.rand(n, generator=g, dtype=torch.float64))
+    pos = torch.zeros(n, 3, dtype=torch.float64)
+    for i in range(1, n):
+        for _ in range(100):  # rejection sampling; a dead end keeps the last try
+            step = torch.randn(3, generator=g, dtype=torch.float64)
+            pos[i] = pos[i - 1] + step / step.norm() * lengths[i]
+            if (pos[:i] - pos[i]).norm(dim=1).min() >= 0.7 * spacing:
+                break
     d = torch.cdist(pos, pos)
     close = (d < 1.6) & ~torch.eye(n, dtype=torch.bool)
     chain = torch.zeros(n, n, dtype=torch.bool)
