@@ -14,13 +14,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from pamnet.errors import ParseError
+from pamnet.rdkit_bonds import determine_bonds
 
 ROLES = ("ligand", "pocket", "protein", "nucleic", "water", "ion", "other", "molecule")
 POLYMER_ROLES = ("protein", "nucleic")
 MAX_HTML_ROWS = 30  # atoms shown by a structure's notebook display
-
-# Bond orders: 1, 2, 3 and 1.5 for aromatic; 0 when a file says "unknown/any".
-AROMATIC = 1.5
 
 # Above this size, bond orders are not perceived from geometry (RDKit's bond-order
 # search grows quickly with size); connectivity is still found from covalent radii.
@@ -238,8 +236,6 @@ class Structure:
         RDKit's rdDetermineBonds (total `charge` in e); otherwise, or when that
         fails, connectivity from covalent radii (bond orders unknown).
         """
-        from pamnet.io._rdkit import determine_bonds
-
         if self.n_atoms <= MAX_ORDER_PERCEPTION_ATOMS and "H" in self.elements:
             found = determine_bonds(self.elements, self.coords, charge)
             if found is not None:
@@ -249,16 +245,6 @@ class Structure:
         note = "bond orders unknown: connectivity from covalent radii"
         warnings = self.warnings + ([note] if note not in self.warnings else [])
         return replace(self, bonds=bonds, bond_orders=None, warnings=warnings)
-
-    def to_rdkit(self, sanitize: bool = True):
-        """An RDKit `Chem.Mol` with one conformer (Å).
-
-        Bonds come from the structure, else from residue templates (PDB-like
-        structures), else from `perceive_bonds()`. Raises `StructureError` subclasses.
-        """
-        from pamnet.io._rdkit import structure_to_mol
-
-        return structure_to_mol(self, sanitize=sanitize)
 
     # --- tables ---------------------------------------------------------------
     def display_bonds(self) -> np.ndarray:

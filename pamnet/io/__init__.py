@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from pamnet.errors import InputNotFoundError, UnsupportedFormatError
+from pamnet.io._rdkit import structure_to_mol as to_rdkit
 from pamnet.io._text import Limits, check_size, decode, read_bytes, split_lines
 from pamnet.io.checks import check_structure
 from pamnet.io.smiles import MAX_SMILES_ATOMS, from_smiles
@@ -36,6 +37,7 @@ __all__ = [
     "read",
     "read_file_or_smiles",
     "read_one",
+    "to_rdkit",
     "write",
     "write_pdb",
     "write_sdf",
