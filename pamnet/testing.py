@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pamnet.checkpoint import Normalization, save_checkpoint
+from pamnet.config import ModelConfig
 from pamnet.data import GraphInput, collate
 from pamnet.model import PAMNet
 
@@ -113,8 +115,6 @@ def assert_invariant(model: PAMNet, inp: GraphInput, atol: float = 1e-4, seed: i
 
 def tiny_model(task: str = "molecule", variant: str = "PAMNet", seed: int = 0, **kw) -> PAMNet:
     """A small randomly initialised model for tests (dim 8, 2 layers)."""
-    from pamnet.config import ModelConfig
-
     torch.manual_seed(seed)
     params = dict(task=task, variant=variant, dim=8, n_layer=2, cutoff_l=3.0, cutoff_g=5.0)
     if task == "rna":
@@ -182,8 +182,6 @@ def write_tiny_registry(folder) -> dict[str, str]:
     DFT geometry) in folder/ckpts, and a data folder; returns the env variables that
     make it the registry's default (PAMNET_CHECKPOINTS, _DATA_DIR, _DEFAULT_CHECKPOINT)."""
     from pathlib import Path
-
-    from pamnet.checkpoint import Normalization, save_checkpoint
 
     folder = Path(folder)
     ckpts = folder / "ckpts"

@@ -13,6 +13,8 @@ from functools import lru_cache
 import torch
 from torch import Tensor, nn
 
+from pamnet.nn import _sbf_forms as forms
+
 
 class Envelope(nn.Module):
     """Polynomial cutoff u(x) = 1/x + a x^p + b x^(p+1) + c x^(p+2), zero for x >= 1."""
@@ -53,8 +55,6 @@ class BesselBasis(nn.Module):
 @lru_cache(maxsize=8)
 def _basis_functions(num_spherical: int, num_radial: int) -> tuple[list, list]:
     """Radial [S*R] and angular [S] torch functions; precomputed for the usual 7 x 6."""
-    from pamnet.nn import _sbf_forms as forms
-
     if num_spherical <= forms.NUM_SPHERICAL and num_radial <= forms.NUM_RADIAL:
         # The zeros z_sn (and so each function) do not depend on how many are taken.
         radial = [

@@ -13,8 +13,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from pamnet import featurize
+from pamnet.config import ModelConfig
 from pamnet.data import GraphInput, collate
+from pamnet.errors import UnsupportedElementError
 from pamnet.structure import Structure
+from pamnet.tasks import task_for
 from pamnet.viz import html as H
 from pamnet.viz.colors import GLOBAL_EDGE, LOCAL_EDGE
 from pamnet.viz.view import (
@@ -44,9 +48,6 @@ def cutoffs_for(task: str, cutoff_l: float | None, cutoff_g: float | None) -> tu
 def model_input(structure: Structure, task: str, **featurize_kw) -> GraphInput:
     """`featurize.to_input`, except that molecule mode also accepts elements outside
     H, C, N, O, F here: the graphs do not depend on the element (atom_type is left None)."""
-    from pamnet import featurize
-    from pamnet.errors import UnsupportedElementError
-
     try:
         return featurize.to_input(structure, task, **featurize_kw)
     except UnsupportedElementError:
@@ -113,9 +114,6 @@ def graph_pairs(
 
     inp: the featurised input if you have it (else built with `model_input`).
     """
-    from pamnet.config import ModelConfig
-    from pamnet.tasks import task_for
-
     cl, cg = cutoffs_for(task, cutoff_l, cutoff_g)
     if inp is None:
         inp = model_input(structure, task, **featurize_kw)
