@@ -64,7 +64,7 @@ def _basis_functions(num_spherical: int, num_radial: int) -> tuple[list, list]:
         ]
         return radial, forms.ANGULAR[:num_spherical]
     # Larger sizes: derive symbolically (slow, ~15 s) and compile with sympy.
-    from pamnet.nn.make_sbf_forms import generate
+    from pamnet.nn.make_sbf_forms import generate  # imports sympy (slow); only past the table
 
     namespace: dict = {}
     exec(
