@@ -28,6 +28,7 @@ from pamnet.errors import (
     StructureError,
     UnsupportedElementError,
 )
+from pamnet.io import to_rdkit
 from pamnet.io.residues import ADDITIVES
 from pamnet.structure import Structure
 
@@ -148,7 +149,7 @@ def binding_site(s: Structure, ligand_resname: str | None, radius: float) -> Str
 
 
 def _mol_and_charges(s: Structure, warnings: list[str]):
-    mol = s.to_rdkit()
+    mol = to_rdkit(s)
     if mol.HasProp("_pamnet_warning"):
         warnings.append(f"{s.name}: {mol.GetProp('_pamnet_warning')}")
     if (

@@ -3,6 +3,18 @@ layer per block, fused per atom by learned attention.
 
 Zhang, Liu & Xie, "A universal framework for accurate and efficient geometric
 deep learning of molecular systems", Sci. Rep. 13:19171 (2023).
+
+Per block l = 1..L: h <- GlobalLayer(h) on the global graph (distances within
+cutoff_g), then h <- LocalLayer(h) on the local graph (cutoff_l; distances, one-hop
+and, for PAMNet, two-hop angles); each layer emits per-atom outputs out [N, T] and
+scores s [N, 1] (see pamnet.nn.layers). Fusion and readout:
+
+    alpha_{l,i} = softmax over {global, local} of LeakyReLU_0.2(s_{l,i})      [L, N, 2]
+    y_{l,i} = alpha_{l,i,glob} out^glob_{l,i} + alpha_{l,i,loc} out^loc_{l,i}  [L, N, T]
+    y_G = Σ_{i in G} w_i Σ_l y_{l,i}                                          [G, T]
+
+w_i is the task's readout weight: the atom's sign (±1 per part of a complex, else 1),
+divided by the structure's atom count for a task that reads out a mean.
 """
 
 from __future__ import annotations

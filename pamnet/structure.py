@@ -14,13 +14,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from pamnet.errors import ParseError
+from pamnet.rdkit_bonds import determine_bonds
 
 ROLES = ("ligand", "pocket", "protein", "nucleic", "water", "ion", "other", "molecule")
 POLYMER_ROLES = ("protein", "nucleic")
 MAX_HTML_ROWS = 30  # atoms shown by a structure's notebook display
-
-# Bond orders: 1, 2, 3 and 1.5 for aromatic; 0 when a file says "unknown/any".
-AROMATIC = 1.5
 
 # Above this size, bond orders are not perceived from geometry (RDKit's bond-order
 # search grows quickly with size); connectivity is still found from covalent radii.
@@ -238,8 +236,6 @@ class Structure:
         RDKit's rdDetermineBonds (total `charge` in e); otherwise, or when that
         fails, connectivity from covalent radii (bond orders unknown).
         """
-        from pamnet.io._rdkit import determine_bonds
-
         if self.n_atoms <= MAX_ORDER_PERCEPTION_ATOMS and "H" in self.elements:
             found = determine_bonds(self.elements, self.coords, charge)
             if found is not None:
@@ -249,16 +245,6 @@ class Structure:
         note = "bond orders unknown: connectivity from covalent radii"
         warnings = self.warnings + ([note] if note not in self.warnings else [])
         return replace(self, bonds=bonds, bond_orders=None, warnings=warnings)
-
-    def to_rdkit(self, sanitize: bool = True):
-        """An RDKit `Chem.Mol` with one conformer (Å).
-
-        Bonds come from the structure, else from residue templates (PDB-like
-        structures), else from `perceive_bonds()`. Raises `StructureError` subclasses.
-        """
-        from pamnet.io._rdkit import structure_to_mol
-
-        return structure_to_mol(self, sanitize=sanitize)
 
     # --- tables ---------------------------------------------------------------
     def display_bonds(self) -> np.ndarray:
@@ -344,3 +330,37 @@ def element_or_error(symbol: str, line: int | None, source: str | None) -> str:
             source=source,
         )
     return el
+
+
+def combine(protein: Structure, ligand: Structure) -> Structure:
+    """Protein then ligand in one structure (ligand atoms get role 'ligand')."""
+    n = ligand.n_atoms
+
+    def cat(a, b, fill):
+        if a is None and b is None:
+            return None
+        a = a if a is not None else [fill] * protein.n_atoms
+        b = b if b is not None else [fill] * n
+        return list(a) + list(b)
+
+    bonds = None
+    if protein.bonds is not None and ligand.bonds is not None:
+        bonds = np.concatenate([protein.bonds, ligand.bonds + protein.n_atoms])
+    pnum = protein.residue_numbers
+    lnum = ligand.residue_numbers
+    nums = None
+    if pnum is not None or lnum is not None:
+        pnum = pnum if pnum is not None else np.zeros(protein.n_atoms, np.int64)
+        lnum = lnum if lnum is not None else np.full(n, 1, np.int64)
+        nums = np.concatenate([pnum, lnum])
+    return Structure(
+        elements=protein.elements + ligand.elements,
+        coords=np.concatenate([protein.coords, ligand.coords]),
+        bonds=bonds,
+        atom_names=cat(protein.atom_names, ligand.atom_names, ""),
+        roles=list(protein.roles) + ["ligand"] * n,
+        residue_names=cat(protein.residue_names, ligand.residue_names, "LIG"),
+        residue_numbers=nums,
+        chain_ids=cat(protein.chain_ids, ligand.chain_ids, "L"),
+        name=f"{protein.name} + {ligand.name}",
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor
@@ -25,9 +25,6 @@ from torch import Tensor
 from pamnet import featurize, geometry
 from pamnet.data import Batch, GraphInput, collate
 from pamnet.errors import ConfigError
-
-if TYPE_CHECKING:
-    from pamnet.config import ModelConfig
 
 
 class Graphs(NamedTuple):
@@ -172,8 +169,9 @@ def get_task(name: str, knn_k: int | None = None) -> Task:
     return task
 
 
-def task_for(config: ModelConfig) -> Task:
-    """The task a model configuration names (with its kNN size)."""
+def task_for(config) -> Task:
+    """The task a `ModelConfig` names, with its kNN size (config imports this module, so
+    it is not imported here, not even for the annotation)."""
     return get_task(config.task, knn_k=config.knn_k)
 
 

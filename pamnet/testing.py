@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pamnet.checkpoint import Normalization, save_checkpoint
+from pamnet.config import ModelConfig
 from pamnet.data import GraphInput, collate
 from pamnet.model import PAMNet
 
@@ -28,17 +30,21 @@ def random_rotation(generator: torch.Generator | None = None, dtype=torch.float6
 def random_molecule(
     n: int, seed: int = 0, num_types: int = 5, spacing: float = 1.4, dtype=torch.float32
 ) -> GraphInput:
-    """A random chain-like 'molecule': neighbours 0.9-1.1 x `spacing` Å apart, bonds
-    along the chain plus any pair closer than 1.6 Å, random types.
+    """A random chain-like 'molecule' of n atoms (positions in Å): consecutive atoms
+    0.9-1.1 x `spacing` apart, any two atoms at least 0.7 x `spacing` apart; bonds along
+    the chain plus any pair closer than 1.6 Å; random types in [0, num_types).
 
-    Step lengths are continuous random numbers, so no two distances are equal: an
-    oracle never depends on which of two tied neighbours a sort keeps (kNN graphs
-    would otherwise differ between CPUs and under rotation)."""
+    Step lengths and directions are continuous random numbers, so no two distances are
+    exactly equal: kNN and cutoff graphs have no ties that a rotation could flip."""
     g = torch.Generator().manual_seed(seed)
-    steps = torch.randn(n, 3, generator=g, dtype=torch.float64)
-    length = spacing * (0.9 + 0.2 * torch.rand(n, 1, generator=g, dtype=torch.float64))
-    steps = steps / steps.norm(dim=1, keepdim=True) * length
-    pos = torch.cumsum(steps, 0)
+    lengths = spacing * (0.9 + 0.2 * torch.rand(n, generator=g, dtype=torch.float64))
+    pos = torch.zeros(n, 3, dtype=torch.float64)
+    for i in range(1, n):
+        for _ in range(100):  # rejection sampling; a dead end keeps the last try
+            step = torch.randn(3, generator=g, dtype=torch.float64)
+            pos[i] = pos[i - 1] + step / step.norm() * lengths[i]
+            if (pos[:i] - pos[i]).norm(dim=1).min() >= 0.7 * spacing:
+                break
     d = torch.cdist(pos, pos)
     close = (d < 1.6) & ~torch.eye(n, dtype=torch.bool)
     chain = torch.zeros(n, n, dtype=torch.bool)
@@ -109,8 +115,6 @@ def assert_invariant(model: PAMNet, inp: GraphInput, atol: float = 1e-4, seed: i
 
 def tiny_model(task: str = "molecule", variant: str = "PAMNet", seed: int = 0, **kw) -> PAMNet:
     """A small randomly initialised model for tests (dim 8, 2 layers)."""
-    from pamnet.config import ModelConfig
-
     torch.manual_seed(seed)
     params = dict(task=task, variant=variant, dim=8, n_layer=2, cutoff_l=3.0, cutoff_g=5.0)
     if task == "rna":
@@ -178,8 +182,6 @@ def write_tiny_registry(folder) -> dict[str, str]:
     DFT geometry) in folder/ckpts, and a data folder; returns the env variables that
     make it the registry's default (PAMNET_CHECKPOINTS, _DATA_DIR, _DEFAULT_CHECKPOINT)."""
     from pathlib import Path
-
-    from pamnet.checkpoint import Normalization, save_checkpoint
 
     folder = Path(folder)
     ckpts = folder / "ckpts"

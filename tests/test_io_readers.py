@@ -5,7 +5,7 @@ import pytest
 
 from pamnet.errors import UnsupportedFormatError
 from pamnet.examples import list_examples, load_example
-from pamnet.io import format_of, from_smiles, read, read_one
+from pamnet.io import format_of, from_smiles, read, read_one, to_rdkit
 from pamnet.testing import SAMPLE_CIF
 
 
@@ -119,7 +119,7 @@ def test_mol2_types_charges_and_carboxylate():
     assert s.residue_names[0] == "ACT" and s.residue_numbers[0] == 1
     from rdkit import Chem
 
-    assert Chem.MolToSmiles(Chem.RemoveHs(s.to_rdkit())) == "CC(=O)[O-]"
+    assert Chem.MolToSmiles(Chem.RemoveHs(to_rdkit(s))) == "CC(=O)[O-]"
 
 
 # --- PDB ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from pamnet.io import from_smiles
+from pamnet.io import from_smiles, to_rdkit
 from pamnet.structure import Structure, covalent_bonds, normalize_element
 
 
@@ -55,7 +55,7 @@ def test_perceive_bonds_orders_and_charge():
     ref = from_smiles("c1ccccc1C(=O)O")
     bare = Structure(ref.elements, ref.coords)
     got = bare.perceive_bonds()
-    mol = got.to_rdkit()
+    mol = to_rdkit(got)
     assert Chem.MolToSmiles(Chem.RemoveHs(mol)) == Chem.MolToSmiles(Chem.MolFromSmiles(ref.smiles))
     ion = from_smiles("C[NH3+]")
     got = Structure(ion.elements, ion.coords).perceive_bonds(charge=1)
@@ -69,7 +69,7 @@ def test_perceive_bonds_falls_back_to_connectivity():
 
 def test_to_rdkit_keeps_coordinates_and_bond_index():
     s = from_smiles("CC(=O)Nc1ccc(O)cc1")
-    mol = s.to_rdkit()
+    mol = to_rdkit(s)
     assert np.allclose(mol.GetConformer().GetPositions(), s.coords)
     bi = s.bond_index()
     assert bi.shape == (2, 2 * s.n_bonds)

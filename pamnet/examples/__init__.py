@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pamnet.io import read
 from pamnet.structure import Structure
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +67,4 @@ def get_example(name: str) -> Example:
 
 def load_example(name: str) -> list[Structure]:
     """The structures of bundled example `name` (see `list_examples()`)."""
-    from pamnet.io import read
-
     return read(get_example(name).path)

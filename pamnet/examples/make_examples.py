@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pamnet.examples._peptide import build_helix
+from pamnet.io import from_smiles, write_pdb, write_sdf
+from pamnet.structure import Structure
+
 HERE = Path(__file__).resolve().parent
 
 QM9 = {  # name -> SMILES as written in the QM9 CSV
@@ -78,8 +82,6 @@ def make_qm9() -> list[Path]:
 
 
 def make_drugs() -> Path:
-    from pamnet.io import from_smiles, write_sdf
-
     structures = [from_smiles(smi, seed=0, name=name) for name, smi in DRUGS.items()]
     path = HERE / "drugs.sdf"
     write_sdf(structures, path)
@@ -102,8 +104,6 @@ def _embed_sequence(seq: str, flavor: int):
 
 
 def _residue_structure(mol, role: str):
-    from pamnet.structure import Structure
-
     info = [a.GetPDBResidueInfo() for a in mol.GetAtoms()]
     return Structure(
         elements=[a.GetSymbol() for a in mol.GetAtoms()],
@@ -143,10 +143,6 @@ def _place_ligand(protein_xyz: np.ndarray, ligand_xyz: np.ndarray) -> np.ndarray
 
 
 def make_complex() -> Path:
-    from pamnet.examples._peptide import build_helix
-    from pamnet.io import from_smiles, write_pdb
-    from pamnet.structure import Structure
-
     protein = _residue_structure(build_helix(PEPTIDE, relax_iters=0), "protein")
     lig = from_smiles(LIGAND[1], seed=0, name="benzamidine")
     xyz = _place_ligand(protein.coords, lig.coords)
@@ -175,8 +171,6 @@ def make_complex() -> Path:
 
 
 def make_rna() -> Path:
-    from pamnet.io import write_pdb
-
     rna = _residue_structure(_embed_sequence(RNA, flavor=2), "nucleic")
     path = HERE / "rna_synthetic.pdb"
     header = f"REMARK   1 SYNTHETIC EXAMPLE: RDKIT-EMBEDDED RNA 5'-{RNA}-3'. NOT EXPERIMENTAL.\n"

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pamnet.io import to_rdkit
+from pamnet.io._rdkit import quiet
+
 AROMATIC = "[a]"
 
 # name -> SMARTS. Every atom of a match belongs to the group (recursive `$()`
@@ -65,15 +68,13 @@ class GroupMatches:
 def match_groups(structure, groups: dict[str, str] | None = None) -> GroupMatches:
     """Atoms of `structure` (a `Structure` or an RDKit mol with explicit H) per group.
 
-    Raises the `StructureError` of `Structure.to_rdkit` when RDKit cannot build a
+    Raises the `StructureError` of `pamnet.io.to_rdkit` when RDKit cannot build a
     molecule (unusual valences, broken geometry).
     """
     from rdkit import Chem
 
-    from pamnet.io._rdkit import quiet
-
     groups = FUNCTIONAL_GROUPS if groups is None else groups
-    mol = structure if isinstance(structure, Chem.Mol) else structure.to_rdkit()
+    mol = structure if isinstance(structure, Chem.Mol) else to_rdkit(structure)
     n = mol.GetNumAtoms()
     atoms: dict[str, list[int]] = {}
     n_matches: dict[str, int] = {}

@@ -13,10 +13,16 @@ import os
 import re
 from pathlib import Path
 
-from pamnet.errors import InputNotFoundError, UnsupportedFormatError
+from pamnet.errors import EmptyInputError, InputNotFoundError, UnsupportedFormatError
+from pamnet.io._rdkit import structure_to_mol as to_rdkit
 from pamnet.io._text import Limits, check_size, decode, decompress, read_bytes, split_lines
 from pamnet.io.checks import check_structure
-from pamnet.io.smiles import MAX_SMILES_ATOMS, from_smiles
+from pamnet.io.mmcif import read_mmcif
+from pamnet.io.mol2 import read_mol2
+from pamnet.io.pdb import format_pdb, read_pdb
+from pamnet.io.sdf import format_sdf, read_sdf
+from pamnet.io.smiles import MAX_SMILES_ATOMS, from_smiles, read_smiles
+from pamnet.io.xyz import format_xyz, read_xyz
 from pamnet.structure import Structure
 
 FORMATS = ("smiles", "xyz", "sdf", "mol2", "pdb", "cif")
@@ -36,6 +42,7 @@ __all__ = [
     "read",
     "read_file_or_smiles",
     "read_one",
+    "to_rdkit",
     "write",
     "write_pdb",
     "write_sdf",
@@ -135,8 +142,6 @@ def read(
             )
     structures = _dispatch(text, fmt, label, limits, charge, all_models, seed)
     if not structures:
-        from pamnet.errors import EmptyInputError
-
         raise EmptyInputError(f"{label} holds no structures; give a file with at least one atom")
     return [check_structure(s, limits) for s in structures]
 
@@ -165,29 +170,17 @@ def _is_file(path: Path) -> bool:
 
 def _dispatch(text, fmt, label, limits, charge, all_models, seed) -> list[Structure]:
     if fmt == "smiles":
-        from pamnet.io.smiles import read_smiles
-
         return read_smiles(text, label, limits, seed=seed)
     if fmt == "cif":
-        from pamnet.io.mmcif import read_mmcif
-
         return read_mmcif(text, label, limits, all_models=all_models)
     lines = split_lines(text)
     if fmt == "xyz":
-        from pamnet.io.xyz import read_xyz
-
         return read_xyz(lines, label, limits, charge=charge)
     if fmt == "sdf":
-        from pamnet.io.sdf import read_sdf
-
         return read_sdf(lines, label, limits)
     if fmt == "mol2":
-        from pamnet.io.mol2 import read_mol2
-
         return read_mol2(lines, label, limits)
     if fmt == "pdb":
-        from pamnet.io.pdb import read_pdb
-
         return read_pdb(lines, label, limits, all_models=all_models)
     raise UnsupportedFormatError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
@@ -225,16 +218,10 @@ def write(
         )
     items = _as_list(structures)
     if fmt == "sdf":
-        from pamnet.io.sdf import format_sdf
-
         text = format_sdf(items, predictions)
     elif fmt == "xyz":
-        from pamnet.io.xyz import format_xyz
-
         text = format_xyz(items)
     else:
-        from pamnet.io.pdb import format_pdb
-
         text = format_pdb(items)
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")

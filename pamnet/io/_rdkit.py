@@ -8,79 +8,12 @@ runs with the logger blocked and converts failures to `pamnet.errors` types.
 from __future__ import annotations
 
 import numpy as np
-from rdkit import Chem, rdBase
+from rdkit import Chem
 
 from pamnet.errors import StructureError
-from pamnet.structure import AROMATIC, MAX_ORDER_PERCEPTION_ATOMS, Structure
-
-quiet = rdBase.BlockLogs  # `with quiet(): ...` silences RDKit's logger
-
-_BOND_TYPES = {
-    1.0: Chem.BondType.SINGLE,
-    2.0: Chem.BondType.DOUBLE,
-    3.0: Chem.BondType.TRIPLE,
-    AROMATIC: Chem.BondType.AROMATIC,
-}
-_ORDER_OF = {
-    Chem.BondType.SINGLE: 1.0,
-    Chem.BondType.DOUBLE: 2.0,
-    Chem.BondType.TRIPLE: 3.0,
-    Chem.BondType.AROMATIC: AROMATIC,
-}
-# Bond-order search budget: keeps perception bounded on odd geometries.
-_ORDER_ITERATIONS = 5000
-
-
-def _bare_mol(elements: list[str], coords: np.ndarray, charges=None) -> Chem.RWMol:
-    from pamnet.structure import ATOMIC_NUMBERS
-
-    mol = Chem.RWMol()
-    for k, el in enumerate(elements):
-        atom = Chem.Atom(ATOMIC_NUMBERS[el])
-        if charges is not None:
-            atom.SetFormalCharge(int(charges[k]))
-        mol.AddAtom(atom)
-    conf = Chem.Conformer(len(elements))
-    conf.SetPositions(np.ascontiguousarray(coords, dtype=np.float64))
-    conf.Set3D(True)
-    mol.AddConformer(conf, assignId=True)
-    return mol
-
-
-def bonds_of(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
-    """([B, 2] pairs, [B] orders) of an RDKit mol, Kekulé orders where possible."""
-    work = Chem.Mol(mol)
-    try:
-        Chem.Kekulize(work, clearAromaticFlags=True)
-    except Exception:  # noqa: BLE001 - keep aromatic 1.5 orders when RDKit cannot kekulize
-        work = mol
-    pairs = np.array(
-        [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in work.GetBonds()], dtype=np.int64
-    ).reshape(-1, 2)
-    orders = np.array(
-        [_ORDER_OF.get(b.GetBondType(), 1.0) for b in work.GetBonds()], dtype=np.float64
-    )
-    return pairs, orders
-
-
-def determine_bonds(
-    elements: list[str], coords: np.ndarray, charge: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(bonds, orders, formal charges) from RDKit's rdDetermineBonds, or None if it fails."""
-    from rdkit.Chem import rdDetermineBonds
-
-    mol = _bare_mol(elements, coords)
-    try:
-        with quiet():
-            rdDetermineBonds.DetermineBonds(
-                mol, charge=int(charge), maxIterations=_ORDER_ITERATIONS, embedChiral=False
-            )
-            Chem.SanitizeMol(mol)
-    except Exception:  # noqa: BLE001 - any RDKit failure means "fall back to connectivity"
-        return None
-    bonds, orders = bonds_of(mol)
-    charges = np.array([a.GetFormalCharge() for a in mol.GetAtoms()], dtype=np.int64)
-    return bonds, orders, charges
+from pamnet.io.pdb import format_pdb
+from pamnet.rdkit_bonds import BOND_TYPES, bare_mol, bonds_of, determine_bonds, quiet
+from pamnet.structure import MAX_ORDER_PERCEPTION_ATOMS, Structure
 
 
 def sanitize_or_partial(mol: Chem.RWMol | Chem.Mol) -> tuple[Chem.Mol, str | None]:
@@ -106,7 +39,7 @@ def sanitize_or_partial(mol: Chem.RWMol | Chem.Mol) -> tuple[Chem.Mol, str | Non
 
 def mol_from_bonds(s: Structure, sanitize: bool = True) -> Chem.Mol:
     """RDKit mol from a structure that has bonds (orders unknown -> single)."""
-    mol = _bare_mol(s.elements, s.coords, s.formal_charges)
+    mol = bare_mol(s.elements, s.coords, s.formal_charges)
     orders = s.bond_orders if s.bond_orders is not None else np.ones(len(s.bonds))
     seen = set()
     for (i, j), order in zip(s.bonds.tolist(), orders.tolist()):
@@ -114,7 +47,7 @@ def mol_from_bonds(s: Structure, sanitize: bool = True) -> Chem.Mol:
         if i == j or key in seen or not (0 <= i < s.n_atoms and 0 <= j < s.n_atoms):
             continue
         seen.add(key)
-        btype = _BOND_TYPES.get(float(order), Chem.BondType.SINGLE)
+        btype = BOND_TYPES.get(float(order), Chem.BondType.SINGLE)
         mol.AddBond(int(i), int(j), btype)
         if btype == Chem.BondType.AROMATIC:
             bond = mol.GetBondBetweenAtoms(int(i), int(j))
@@ -133,8 +66,6 @@ def mol_from_bonds(s: Structure, sanitize: bool = True) -> Chem.Mol:
 def mol_from_residues(s: Structure, sanitize: bool = True) -> Chem.Mol:
     """RDKit mol of a PDB-like structure via RDKit's PDB parser (residue-template bond
     orders for standard residues, proximity bonds elsewhere)."""
-    from pamnet.io.pdb import format_pdb
-
     block = format_pdb([s], conect=s.bonds is not None)
     with quiet():
         mol = Chem.MolFromPDBBlock(block, removeHs=False, sanitize=False, proximityBonding=True)
@@ -165,7 +96,11 @@ def _bonds_complete(s: Structure) -> bool:
 
 
 def structure_to_mol(s: Structure, sanitize: bool = True) -> Chem.Mol:
-    """See `Structure.to_rdkit`."""
+    """An RDKit `Chem.Mol` with one conformer (Å); also `pamnet.io.to_rdkit`.
+
+    Bonds come from the structure, else from residue templates (PDB-like
+    structures), else from `Structure.perceive_bonds()`. Raises `StructureError`s.
+    """
     macromolecular = any(r in ("protein", "nucleic") for r in s.roles)
     if s.residue_names is not None and macromolecular and not _bonds_complete(s):
         return mol_from_residues(s, sanitize)

@@ -14,7 +14,8 @@ import numpy as np
 from pamnet.errors import ParseError
 from pamnet.io._text import Limits, check_atoms
 from pamnet.io.residues import role_of
-from pamnet.structure import AROMATIC, Structure, element_or_error, normalize_element
+from pamnet.rdkit_bonds import AROMATIC
+from pamnet.structure import Structure, element_or_error, normalize_element
 
 _BOND = {"1": 1.0, "2": 2.0, "3": 3.0, "ar": AROMATIC, "am": 1.0, "du": 1.0, "un": 0.0}
 _SUBST = re.compile(r"^([A-Za-z]+?)(-?\d+)?$")

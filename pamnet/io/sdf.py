@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from pamnet.errors import MissingCoordinatesError, ParseError
+from pamnet.io._rdkit import mol_from_bonds
 from pamnet.io._text import Limits, check_atoms
 from pamnet.io.checks import is_flat
-from pamnet.structure import AROMATIC, Structure, element_or_error
+from pamnet.rdkit_bonds import AROMATIC, bonds_of
+from pamnet.structure import Structure, element_or_error
 from pamnet.text import sdf_key, sdf_line
 
 # V2000 atom-block charge codes (the "M  CHG" lines override them).
@@ -254,8 +256,6 @@ def _kekule(s: Structure) -> tuple[np.ndarray, np.ndarray]:
         s = s.perceive_bonds()
     orders = s.bond_orders if s.bond_orders is not None else np.ones(len(s.bonds))
     if np.any(orders == AROMATIC):
-        from pamnet.io._rdkit import bonds_of, mol_from_bonds
-
         try:
             pairs, new = bonds_of(mol_from_bonds(s))
             return pairs, new

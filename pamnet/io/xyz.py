@@ -14,6 +14,7 @@ import numpy as np
 
 from pamnet.errors import ParseError
 from pamnet.io._text import Limits, check_atoms
+from pamnet.io.checks import check_structure
 from pamnet.structure import Structure, element_or_error
 
 _KV = re.compile(r"""(\w+)=("[^"]*"|'[^']*'|\S+)""")
@@ -72,8 +73,6 @@ def read_xyz(
         if q:
             s.properties["charge"] = str(q)
         if perceive:
-            from pamnet.io.checks import check_structure
-
             check_structure(s, limits)  # before perception, which assumes sane geometry
             s = s.perceive_bonds(charge=q)
         out.append(s)

@@ -11,8 +11,9 @@ Modules: `store` (the SQLite database), `procs` (start, check and signal worker
 processes), `runner` (the actions above), `worker` (the process entry point).
 """
 
+from pamnet.jobs.job import ACTIVE, STATUSES, Job, JobError
 from pamnet.jobs.runner import cancel, delete, list_jobs, resume, submit, unique_name
-from pamnet.jobs.store import ACTIVE, STATUSES, Job, JobError, JobStore
+from pamnet.jobs.store import JobStore
 
 __all__ = [
     "ACTIVE",

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pamnet.jobs import procs
-from pamnet.jobs.store import Job, JobError, JobStore
+from pamnet.jobs.job import Job, JobError
+from pamnet.jobs.store import JobStore
 
 if TYPE_CHECKING:
     from pamnet.finetune import FinetuneConfig

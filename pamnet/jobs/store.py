@@ -21,15 +21,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pamnet.errors import PamnetError
 from pamnet.jobs import procs
+from pamnet.jobs.job import STATUSES, Job, JobError
 from pamnet.paths import data_dir
 
-STATUSES = ("queued", "running", "cancelling", "cancelled", "failed", "finished")
-ACTIVE = ("queued", "running", "cancelling")
 NEVER_STARTED_S = 120  # a queued job without a process after this long has failed to start
 HEARTBEAT_S = float(os.environ.get("PAMNET_JOB_HEARTBEAT_S", "10"))  # each rank beats this often
 STALL_S = float(os.environ.get("PAMNET_JOB_STALL_S", "45"))  # silent this long: stalled
@@ -96,55 +93,6 @@ _UPDATABLE = {
     "checkpoint",
     "result",
 }
-
-
-class JobError(PamnetError):
-    """A job that does not exist, or an action its status does not allow."""
-
-
-@dataclass
-class Job:
-    """One row of the jobs table. Times are Unix seconds; progress is epochs done / asked."""
-
-    id: str
-    name: str
-    kind: str
-    status: str
-    params: dict
-    nproc: int
-    pid: int | None
-    pid_start: int | None
-    epoch: int
-    epochs: int
-    phase: str
-    attempts: int
-    created_at: float
-    started_at: float | None
-    updated_at: float
-    finished_at: float | None
-    error: str | None
-    checkpoint: str | None
-    result: dict = field(default_factory=dict)
-    folder: Path | None = None
-    # Seconds since the quietest rank last beat, when over STALL_S for a live job.
-    stalled_s: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-    @property
-    def state(self) -> str:
-        """The status, or 'stalled' for a live job whose ranks stopped beating."""
-        return "stalled" if self.stalled_s is not None else self.status
-
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.epoch / self.epochs) if self.epochs else 0.0
-
-    @property
-    def resumable(self) -> bool:
-        return self.status in ("cancelled", "failed")
 
 
 def default_root() -> Path:

@@ -13,6 +13,9 @@ from functools import lru_cache
 import torch
 from torch import Tensor, nn
 
+from pamnet.errors import ConfigError
+from pamnet.nn import _sbf_forms as forms
+
 
 class Envelope(nn.Module):
     """Polynomial cutoff u(x) = 1/x + a x^p + b x^(p+1) + c x^(p+2), zero for x >= 1."""
@@ -54,9 +57,6 @@ class BesselBasis(nn.Module):
 def _basis_functions(num_spherical: int, num_radial: int) -> tuple[list, list]:
     """Radial [S*R] and angular [S] torch functions, precomputed up to 9 x 9 (nothing is
     derived at load: `ModelConfig` refuses larger sizes)."""
-    from pamnet.errors import ConfigError
-    from pamnet.nn import _sbf_forms as forms
-
     if num_spherical > forms.NUM_SPHERICAL or num_radial > forms.NUM_RADIAL:
         raise ConfigError(
             f"the spherical basis is precomputed up to {forms.NUM_SPHERICAL} x "

@@ -1,4 +1,18 @@
-"""Message-passing layers: global (distance only) and local (distances + angles)."""
+"""Message-passing layers: global (distance only) and local (distances + angles).
+
+Notation (PAMNet, Zhang, Liu & Xie, Sci. Rep. 13:19171, 2023): atom features
+h_i [N, dim]; an edge j -> i carries e_ji = MLP_rbf(RBF(d_ji)) [E, dim]; angle
+terms carry a_t = MLP_sbf(SBF(d, theta)) [A, dim]; ⊙ is the elementwise product,
+[a | b] concatenation, σ the SiLU. Each layer computes, from h^{t-1}:
+
+    h_i' = MLP_x2(MLP_x1(h_i^{t-1}) + Σ_j m_ji)                   (aggregate)
+    h_i^t = Res3(Res2(Res1(h_i') + h_i^{t-1}))                     (update)
+    out_i = W_out MLP_out(h_i^t)  [N, T];  s_i = MLP_out(h_i^t) W  [N, 1]
+
+with a layer-specific message m_ji (see GlobalLayer, LocalLayer). The code fuses
+the concatenation into split matmuls, works in row chunks on CPU and writes in
+place where autograd allows; the arithmetic is the equations above.
+"""
 
 from __future__ import annotations
 
@@ -84,6 +98,9 @@ class _Head(nn.Module):
         nn.init.uniform_(self.W, -bound, bound)
 
     def update_and_read(self, x: Tensor, res_x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """h^t = Res3(Res2(Res1(h') + h^{t-1})); out = W_out MLP_out(h^t); s = MLP_out(h^t) W.
+
+        x: h' [N, dim], res_x: h^{t-1} [N, dim] -> (h^t [N, dim], out [N, T], s [N, 1])."""
         x = self.res1(x).add_(res_x)
         x = self.res3(self.res2(x))
         h = self.mlp_out(x)
@@ -91,7 +108,14 @@ class _Head(nn.Module):
 
 
 class GlobalLayer(_Head):
-    """Distance-only message passing over non-local edges.
+    """Distance-only message passing over the global graph (paper: global message passing).
+
+    Message on edge j -> i (g = MLP_x1(h^{t-1}), e_ji [E, dim] the embedded distance):
+
+        m_ji = σ(W_m [g_i | g_j | e_ji] + b_m) ⊙ (W_edge e_ji)        [E, dim]
+
+    Computed as σ(A_i + B_j + W_e e_ji) with A = g W_r^T + b_m, B = g W_s^T per atom
+    [N, dim] (W_m = [W_r | W_s | W_e]), then summed into receivers chunk by chunk.
 
     forward(x [N, dim], rbf [E, dim], edge_index [2, E]) -> (x, out [N, T], score [N, 1]).
     `flow` says which end of an edge receives: 'source_to_target' row 1, else row 0.
@@ -128,8 +152,8 @@ class GlobalLayer(_Head):
             send = torch.stack([send[:half], recv[0]])
         else:
             recv, send = recv[None], send[None]  # [1, E]
-        res_x = x
-        x = self.mlp_x1(x)
+        res_x = x  # h^{t-1} [N, dim]
+        x = self.mlp_x1(x)  # g [N, dim]
         # mlp_m(cat[x_recv, x_send, rbf]): project per atom, then gather (same math,
         # a third of the per-edge matmul work of concatenating first).
         lin, d = self.mlp_m[0][0], x.shape[1]
@@ -137,23 +161,32 @@ class GlobalLayer(_Head):
         node = F.linear(x, torch.cat([w_r, w_s]))  # [N, 2 dim]
         at_recv, at_send = node[:, :d] + lin.bias, node[:, d:]  # bias once per atom
         w_edge = torch.cat([w_e, self.W_edge_attr.weight])  # [2 dim, dim]
-        agg = torch.zeros_like(x)
+        agg = torch.zeros_like(x)  # Σ_j m_ji [N, dim]
         for rows in chunks(rbf.shape[0], x.device):
-            edge = F.linear(rbf[rows], w_edge)  # [C, 2 dim]
+            edge = F.linear(rbf[rows], w_edge)  # [C, 2 dim]: [W_e e | W_edge e]
             for r, s in zip(recv[:, rows], send[:, rows]):
                 pre = at_recv.index_select(0, r)
                 pre += at_send.index_select(0, s)
                 pre += edge[:, :d]
                 agg.index_add_(0, r, F.silu(pre, inplace=True).mul_(edge[:, d:]))  # [C, dim]
-        x = self.mlp_x2(x + agg)
+        x = self.mlp_x2(x + agg)  # h' [N, dim]
         return self.update_and_read(x, res_x)
 
 
 class LocalLayer(_Head):
-    """Message passing over local edges with angle terms.
+    """Message passing over the local graph with angles (paper: local message passing).
 
-    Edge messages m_ji get neighbour-edge terms through the angle basis: for
-    each angle term t, edge `nb[t]` contributes to edge `tgt[t]`.
+    With g = MLP_x1(h^{t-1}) and e_ji [E, dim] the embedded distance of edge j -> i:
+
+        u_ji = σ(W_ji [g_i | g_j | e_ji] + b_ji)                      [E, dim]
+        v_ji = σ(W_nb [g_i | g_j | e_ji] + b_nb) ⊙ (W_rbf e_ji)        [E, dim]
+        m_ji = (W_rbf_out e_ji) ⊙ (u_ji + Σ_t a_t ⊙ v_nb[t])           [E, dim]
+
+    where the sum runs over the angle terms t with tgt[t] = ji, a_t = MLP_sbf(sbf_t):
+    two-hop angles (k -> j -> i, nb[t] = kj, angle theta_kji) and one-hop angles
+    (j' -> i <- j, nb[t] = j'i, angle theta_j'ij). PAMNet_s has one-hop terms only.
+    Both first Linears are split as in GlobalLayer and evaluated as one [E, 2 dim] pass.
+
     forward(x, rbf [E, dim], sbf [A, dim], nb [A], tgt [A], edge_index) ->
     (x, out [N, T], score [N, 1]).
     """
@@ -179,9 +212,9 @@ class LocalLayer(_Head):
     def forward(
         self, x: Tensor, rbf: Tensor, sbf: Tensor, nb: Tensor, tgt: Tensor, edge_index: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
-        src, dst = edge_index
-        res_x = x
-        x = self.mlp_x1(x)
+        src, dst = edge_index  # edge j -> i is (src j, dst i), [E] each
+        res_x = x  # h^{t-1} [N, dim]
+        x = self.mlp_x1(x)  # g [N, dim]
         # Both edge MLPs see cat[x_dst, x_src, rbf]: split their first Linear (see GlobalLayer).
         d = x.shape[1]
         ji, nbl = self.mlp_m_ji[0][0], self.mlp_m_nb[0][0]
@@ -192,12 +225,12 @@ class LocalLayer(_Head):
         h = at_dst.index_select(0, dst)
         h += at_src.index_select(0, src)
         h.addmm_(rbf, torch.cat([ji_e, nb_e]).T)  # the rbf part, accumulated in place
-        h = F.silu(h.add_(torch.cat([ji.bias, nbl.bias])), inplace=True)  # [E, 2 dim]
-        m_nb = self.lin_rbf(rbf).mul_(h[:, d:])
+        h = F.silu(h.add_(torch.cat([ji.bias, nbl.bias])), inplace=True)  # [E, 2 dim]: u, gate
+        m_nb = self.lin_rbf(rbf).mul_(h[:, d:])  # v [E, dim]
         via_angles = torch.zeros_like(m_nb)
         for rows in chunks(nb.numel(), x.device):
-            terms = self.mlp_sbf(sbf[rows]).mul_(m_nb.index_select(0, nb[rows]))
-            via_angles.index_add_(0, tgt[rows], terms)
-        m = self.lin_rbf_out(rbf).mul_(via_angles.add_(h[:, :d]))
-        x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))
+            terms = self.mlp_sbf(sbf[rows]).mul_(m_nb.index_select(0, nb[rows]))  # [C, dim]
+            via_angles.index_add_(0, tgt[rows], terms)  # Σ_t a_t ⊙ v_nb[t], [E, dim]
+        m = self.lin_rbf_out(rbf).mul_(via_angles.add_(h[:, :d]))  # m_ji [E, dim]
+        x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))  # h' [N, dim]
         return self.update_and_read(x, res_x)

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from pamnet.data import GraphInput
-from pamnet.structure import Structure
+from pamnet.errors import UnsupportedElementError
+from pamnet.structure import Structure, combine
 from pamnet.tasks import get_task
 from pamnet.viz import html as H
 from pamnet.viz.colors import GLOBAL_EDGE, LOCAL_EDGE
@@ -35,8 +36,6 @@ def model_input(structure: Structure, task: str, **featurize_kw) -> GraphInput:
     """The task's featurizer (`tasks.get_task(task).featurize`), except that molecule mode
     also accepts elements outside H, C, N, O, F here: the graphs do not depend on the
     element (atom_type is left None)."""
-    from pamnet.errors import UnsupportedElementError
-
     try:
         return get_task(task).featurize(structure, **featurize_kw)
     except UnsupportedElementError:
@@ -166,40 +165,6 @@ class EdgeView(MolView):
     n_atoms_total: int = 0
     local_pairs: np.ndarray | None = None  # [n_local_drawn, 2]
     global_pairs: np.ndarray | None = None  # [n_global_drawn, 2]
-
-
-def combine(protein: Structure, ligand: Structure) -> Structure:
-    """Protein then ligand in one structure (ligand atoms get role 'ligand')."""
-    n = ligand.n_atoms
-
-    def cat(a, b, fill):
-        if a is None and b is None:
-            return None
-        a = a if a is not None else [fill] * protein.n_atoms
-        b = b if b is not None else [fill] * n
-        return list(a) + list(b)
-
-    bonds = None
-    if protein.bonds is not None and ligand.bonds is not None:
-        bonds = np.concatenate([protein.bonds, ligand.bonds + protein.n_atoms])
-    pnum = protein.residue_numbers
-    lnum = ligand.residue_numbers
-    nums = None
-    if pnum is not None or lnum is not None:
-        pnum = pnum if pnum is not None else np.zeros(protein.n_atoms, np.int64)
-        lnum = lnum if lnum is not None else np.full(n, 1, np.int64)
-        nums = np.concatenate([pnum, lnum])
-    return Structure(
-        elements=protein.elements + ligand.elements,
-        coords=np.concatenate([protein.coords, ligand.coords]),
-        bonds=bonds,
-        atom_names=cat(protein.atom_names, ligand.atom_names, ""),
-        roles=list(protein.roles) + ["ligand"] * n,
-        residue_names=cat(protein.residue_names, ligand.residue_names, "LIG"),
-        residue_numbers=nums,
-        chain_ids=cat(protein.chain_ids, ligand.chain_ids, "L"),
-        name=f"{protein.name} + {ligand.name}",
-    )
 
 
 # Work proportional to what is shown: the browser draws every cylinder and line one
@@ -401,7 +366,6 @@ __all__ = [
     "EdgePairs",
     "EdgeView",
     "cap_pairs",
-    "combine",
     "edge_view",
     "graph_pairs",
     "model_input",

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from pamnet.structure import ATOMIC_NUMBERS, Structure
+from pamnet.structure import ATOMIC_NUMBERS, Structure, covalent_bonds
 
 # Roles written as ATOM records (3Dmol draws cartoons and backbone for these).
 POLYMER_ROLES = ("protein", "pocket", "nucleic")
@@ -76,8 +76,6 @@ def _bonds(s: Structure) -> tuple[np.ndarray, np.ndarray]:
         orders = s.bond_orders if s.bond_orders is not None else np.ones(len(bonds))
         return bonds, np.asarray(orders, dtype=float)
     try:
-        from pamnet.structure import covalent_bonds
-
         bonds = covalent_bonds(s.elements, s.coords)
     except (KeyError, ImportError):  # unknown elements: draw atoms without bonds
         bonds = np.zeros((0, 2), dtype=np.int64)

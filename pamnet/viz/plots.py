@@ -8,8 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from pamnet import geometry
+from pamnet.data import GraphInput, collate
+from pamnet.tasks import edge_counts, get_task
 from pamnet.viz import html as H
-from pamnet.viz.colors import DIVERGING_SCALE, DIVERGING_STOPS, GLOBAL_EDGE, LOCAL_EDGE
+from pamnet.viz.colors import (
+    DIVERGING_SCALE,
+    DIVERGING_STOPS,
+    GLOBAL_EDGE,
+    LOCAL_EDGE,
+    diverging,
+    symmetric_range,
+)
+from pamnet.viz.edges import model_input
 
 # Global-share colour scale: 1 (global) blue ... 0 (local) red, as in the 3D views.
 GLOBAL_SHARE_SCALE = [[1.0 - p, c] for p, c in reversed(DIVERGING_STOPS)]
@@ -104,8 +115,6 @@ def contribution_bars(values, atom_labels=None, unit: str = "", title: str = "Co
     """
     import plotly.graph_objects as go
 
-    from pamnet.viz.colors import diverging, symmetric_range
-
     values, found = _rows_of(values, "contributions")
     atom_labels = atom_labels if atom_labels is not None else found
     v = _numpy(values)
@@ -132,8 +141,6 @@ def _two_hop_count(edge, num_nodes: int, limit: int = 2_000_000) -> int:
     The closed form: sum over edges j -> i of indeg(j), minus edges whose reverse exists.
     """
     import torch
-
-    from pamnet import geometry
 
     src, dst = edge
     indeg = torch.bincount(dst, minlength=num_nodes)
@@ -164,10 +171,6 @@ def cost_table(
     dimenet_angles (two-hop triplets of the global graph: angles on every edge).
     """
     import pandas as pd
-
-    from pamnet.data import GraphInput, collate
-    from pamnet.tasks import edge_counts, get_task
-    from pamnet.viz.edges import model_input
 
     if which not in ("global", "local", "both"):
         raise ValueError(f"which must be 'global', 'local' or 'both', got {which!r}")
