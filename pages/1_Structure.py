@@ -185,7 +185,7 @@ try:
             shown_key, sess.task, kw, cl, cg, show_local, show_global, int(max_edges), focus,
             shown, shown_inp,
         )  # fmt: skip
-except (PamnetError, ValueError) as exc:
+except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
 

@@ -231,7 +231,7 @@ with view_col:
             {"position": dict(zip("xyz", map(float, xyz), strict=True)), "fontSize": 12},
         )
         embed(view.to_html(), view.height, alt=f"3D view coloured by {color_by}")
-    except (PamnetError, ValueError) as exc:
+    except PamnetError as exc:
         st.error(ui.md(exc))
 
 # --- heat map and bars ---------------------------------------------------------------------------

@@ -86,7 +86,7 @@ with right:
             "Solid: local edges (bonds). Dashed: non-local edges, every other pair within "
             f"{QM9_CUTOFFS[1]:g} Å. Drag to rotate."
         )
-    except (PamnetError, ValueError) as exc:
+    except PamnetError as exc:
         st.error(ui.md(exc))
 
 st.dataframe(mm_table(key, "molecule", *QM9_CUTOFFS, inp), hide_index=True)
@@ -126,7 +126,7 @@ cl = QM9_CUTOFFS[0] if task == "molecule" else float(cutoff_l)
 cg = float(cutoff_g)
 try:
     cost = timing(key, task, cl, cg, inp)
-except (PamnetError, ValueError) as exc:
+except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
 pam, dime = cost.iloc[0], cost.iloc[1]

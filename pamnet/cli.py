@@ -1,29 +1,45 @@
-"""The `pamnet` command line. Each module in `pamnet.commands` adds one subcommand.
+"""The `pamnet` command line: the subcommands listed in `COMMANDS`, in that order.
 
-A command module defines `register(subparsers)`, which adds its parser and sets
-`func=run` (a function of the parsed args returning an exit code).
+A command module defines `register(subparsers)`, which adds its parser (with the
+shared options of `pamnet.commands._options` as parents) and sets `func=run` (a
+function of the parsed args returning an exit code). Errors a user can cause are
+`PamnetError`s, printed as one line; anything else is a bug, printed as one line
+too unless `--debug` asks for the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
+import traceback
 
 from pamnet.errors import PamnetError
+
+# The subcommands, in the order `pamnet --help` lists them (module pamnet.commands.<name>).
+COMMANDS = (
+    "predict",
+    "inspect",
+    "explain",
+    "checkpoints",
+    "evaluate",
+    "finetune",
+    "jobs",
+    "train",
+    "convert_official",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pamnet", description="PAMNet: physics-aware multiplex GNN for molecules"
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show Python tracebacks for unexpected errors"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import pamnet.commands as commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"pamnet.commands.{info.name}")
-        module.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"pamnet.commands.{name}").register(sub)
     return parser
 
 
@@ -36,11 +52,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except PamnetError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, never a traceback
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"error: unexpected {type(exc).__name__}: {str(exc)[:300]} (a bug in pamnet; "
+            "run again with `pamnet --debug ...` for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

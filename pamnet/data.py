@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
+from pamnet.errors import ConfigError
+
 
 @dataclass
 class GraphInput:
@@ -86,7 +88,7 @@ class Batch:
 def collate(items: list[GraphInput]) -> Batch:
     """Concatenate structures into one `Batch` (atom and part ids offset)."""
     if not items:
-        raise ValueError("collate needs at least one structure")
+        raise ConfigError("collate needs at least one structure")
     pos, graph, part, sign, types, feats, bonds, names = [], [], [], [], [], [], [], []
     atom_off = part_off = 0
     for g, it in enumerate(items):
@@ -106,7 +108,10 @@ def collate(items: list[GraphInput]) -> Batch:
     has_types = [t is not None for t in types]
     has_feats = [f is not None for f in feats]
     if any(has_types) and not all(has_types) or any(has_feats) and not all(has_feats):
-        raise ValueError("cannot batch structures with different kinds of atom input")
+        raise ConfigError(
+            "cannot batch structures with different kinds of atom input (element types for "
+            "molecules and RNA, feature vectors for complexes); predict them separately"
+        )
     return Batch(
         pos=torch.cat(pos),
         graph=torch.cat(graph),

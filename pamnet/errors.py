@@ -2,11 +2,12 @@
 
 
 class PamnetError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose: a user can cause it,
+    and its message says what to do. Anything else escaping the package is a bug."""
 
 
 # --- structures -------------------------------------------------------------
-class StructureError(PamnetError):
+class StructureError(PamnetError, ValueError):
     """A structure could not be read or is unusable."""
 
 
@@ -69,8 +70,16 @@ class CheckpointError(PamnetError):
     """A checkpoint file is missing, corrupt, or not ours."""
 
 
-class ConfigError(PamnetError):
-    """A model configuration that does not make sense."""
+class ConfigError(PamnetError, ValueError):
+    """An option, argument or configuration that does not make sense (also a ValueError,
+    as Python code calling the API expects for a bad argument)."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A name (target, example, atom, checkpoint) that is not among those offered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class DataError(PamnetError):
@@ -80,3 +89,7 @@ class DataError(PamnetError):
 # --- added with structure I/O -------------------------------------------------
 class InputNotFoundError(StructureError, FileNotFoundError):
     """A structure file that does not exist (also a FileNotFoundError)."""
+
+
+class ResourceNotFoundError(PamnetError, FileNotFoundError):
+    """A file the package needs that is not installed (e.g. a local 3Dmol.js)."""

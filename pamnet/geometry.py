@@ -15,6 +15,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from pamnet.errors import ConfigError, TooLargeError
+
 # Candidate pairs examined at once; bounds peak memory of a search (~40 B/pair).
 _CHUNK_CANDIDATES = 1 << 22
 
@@ -53,7 +55,7 @@ def radius(
     if x.shape[0] == 0 or y.shape[0] == 0:
         return _empty_edges(device)
     if not r > 0:
-        raise ValueError(f"radius must be positive, got {r}")
+        raise ConfigError(f"the cutoff must be a positive distance in Å, got {r}")
     batch_x = (
         torch.zeros(x.shape[0], dtype=torch.long, device=device) if batch_x is None else batch_x
     )
@@ -68,7 +70,10 @@ def radius(
     ext = torch.maximum(cx.amax(0), cy.amax(0)) + 2  # [3]
     nb = int(torch.maximum(batch_x.max(), batch_y.max())) + 1
     if nb * float(ext.prod()) >= 2**62:
-        raise ValueError("structure too spread out for the cell list at this radius")
+        raise TooLargeError(
+            "the structure is too spread out for a neighbour search at this cutoff "
+            "(coordinates far apart): check the coordinates, or cut out the region you need"
+        )
 
     def key(b: Tensor, c: Tensor) -> Tensor:
         return ((b * ext[0] + c[:, 0]) * ext[1] + c[:, 1]) * ext[2] + c[:, 2]

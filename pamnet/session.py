@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from pamnet.errors import ConfigError, UnknownNameError
 from pamnet.featurize import guess_task
 from pamnet.structure import Structure
 from pamnet.tasks import get_task
@@ -64,7 +65,7 @@ class Session:
     def load(self, structures: list[Structure], key: str, label: str) -> None:
         """Make `structures` (read without error) current; task guessed from the first."""
         if not structures:
-            raise ValueError("load() needs at least one structure")
+            raise ConfigError("load() needs at least one structure")
         self.structures = list(structures)
         self.key, self.label = key, label
         self.rejected.pop(key, None)
@@ -78,7 +79,7 @@ class Session:
     def select(self, index: int) -> None:
         """Choose record `index`; the task is re-guessed from it."""
         if not 0 <= index < len(self.structures):
-            raise IndexError(f"record {index + 1} of {len(self.structures)}")
+            raise UnknownNameError(f"no record {index + 1}: the input has {len(self.structures)}")
         self.index = index
         self.set_task(guess_task(self.structures[index]), reset_cutoffs=True)
 

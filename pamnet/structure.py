@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from pamnet.errors import ParseError
+from pamnet.errors import ParseError, StructureError
 from pamnet.rdkit_bonds import determine_bonds
 
 ROLES = ("ligand", "pocket", "protein", "nucleic", "water", "ion", "other", "molecule")
@@ -129,7 +129,7 @@ class Structure:
             if self.bond_orders is not None:
                 self.bond_orders = np.asarray(self.bond_orders, dtype=np.float64).reshape(-1)
                 if len(self.bond_orders) != len(self.bonds):
-                    raise ValueError("bond_orders and bonds differ in length")
+                    raise StructureError("bond_orders and bonds differ in length")
         else:
             self.bond_orders = None
         if self.formal_charges is None:
@@ -145,7 +145,7 @@ class Structure:
         for attr in ("roles", "atom_names", "residue_names", "insertion_codes", "chain_ids"):
             values = getattr(self, attr)
             if values is not None and len(values) != n:
-                raise ValueError(f"{attr} has {len(values)} entries for {n} atoms")
+                raise StructureError(f"{attr} has {len(values)} entries for {n} atoms")
 
     # --- summaries ----------------------------------------------------------
     @property
@@ -192,7 +192,7 @@ class Structure:
         idx = np.asarray(mask)
         if idx.dtype == bool:
             if len(idx) != self.n_atoms:
-                raise ValueError(f"mask has {len(idx)} entries for {self.n_atoms} atoms")
+                raise StructureError(f"mask has {len(idx)} entries for {self.n_atoms} atoms")
             idx = np.nonzero(idx)[0]
         idx = idx.astype(np.int64).reshape(-1)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pamnet.errors import ConfigError, DataError
+from pamnet.errors import ConfigError, DataError, UnknownNameError
 from pamnet.io import from_smiles, read
 from pamnet.session import Session, input_key
 
@@ -35,7 +35,7 @@ def test_session_load_select_and_task_defaults():
     sess.select(2)  # a new record: task re-guessed, its defaults back
     assert sess.task == "molecule" and sess.cutoff_g == 5.0 and sess.featurize_kw() == {}
     assert sess.structure_key.endswith("#2")
-    with pytest.raises(IndexError):
+    with pytest.raises(UnknownNameError, match="no record 5"):
         sess.select(4)
     with pytest.raises(ConfigError, match="unknown task"):
         sess.set_task("protein")

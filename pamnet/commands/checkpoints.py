@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from pamnet.commands._options import OUTPUT
+
 
 def register(sub) -> None:
-    p = sub.add_parser("checkpoints", help="list available checkpoints")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("checkpoints", help="list available checkpoints", parents=[OUTPUT])
     p.set_defaults(func=run)
 
 
@@ -15,7 +16,7 @@ def run(args) -> int:
     from pamnet.registry import list_checkpoints, shipped_dir, user_dir
 
     infos = list_checkpoints()
-    if args.json:
+    if args.format == "json":
         print(
             json.dumps(
                 [

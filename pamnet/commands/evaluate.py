@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 
+from pamnet.commands._options import DEVICE, OUTPUT, THREADS
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
+        parents=[DEVICE, THREADS, OUTPUT],
         help="MAE per target of a QM9 checkpoint on the documented split",
         description="Evaluate a QM9 checkpoint (default: the shipped checkpoints/qm9_pamnet.pt) "
         "on the split recorded in its metadata. MAE in the paper's units (energies in eV).",
@@ -29,9 +32,6 @@ def register(subparsers) -> None:
         "the checkpoint was trained on",
     )
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(path, device)
     geometry = args.geometry or ("mmff" if loaded.metadata.get("geometry") == "mmff" else "dft")
     result = qm9.evaluate(loaded, args.split, args.limit, geometry, args.batch_size, device)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(result))
         return 0
     print(f"{loaded.path}: {args.split} split, {geometry} geometry, n = {result['n']}")

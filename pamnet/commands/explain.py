@@ -6,10 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+from pamnet.commands._options import DEVICE, OUTPUT
+
 
 def register(sub) -> None:
     p = sub.add_parser(
         "explain",
+        parents=[DEVICE, OUTPUT],
         help="explain a prediction: fusion attention, per-atom contributions, IG",
         description="Fusion attention (global vs local share per block and atom), per-atom "
         "contributions that add up to the prediction, sums by element / functional group / "
@@ -45,8 +48,6 @@ def register(sub) -> None:
     p.add_argument("--target", default=None, help="target for the tables and IG (default: first)")
     p.add_argument("--top", type=int, default=10, help="atoms listed by |contribution|")
     p.add_argument("--ligand", default=None, help="complex mode: ligand residue name")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    p.add_argument("--json", action="store_true", help="print JSON (all targets) instead of text")
     p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
     p.set_defaults(func=run)
 
@@ -128,7 +129,7 @@ def run(args) -> int:
         )
         results.append(exp.to_dict())
         texts.append(_text(exp, exp.target_index(args.target), args.top))
-    text = json.dumps(results, indent=1) + "\n" if args.json else "\n".join(texts)
+    text = json.dumps(results, indent=1) + "\n" if args.format == "json" else "\n".join(texts)
     if args.output:
         Path(args.output).write_text(text)
     else:

@@ -12,12 +12,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pamnet.commands._options import DEVICE
 from pamnet.errors import ConfigError
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "finetune",
+        parents=[DEVICE],
         help="fine-tune a checkpoint (or train a new model) on a CSV/SDF of your data",
         description="Fine-tune on a CSV of SMILES + target columns, an SDF with property "
         "fields, or a CSV of complexes (protein file, ligand file or residue name, affinity). "
@@ -57,7 +59,6 @@ def register(subparsers) -> None:
     p.add_argument(
         "--unit", action="append", default=[], metavar="COL=UNIT", help="unit of a target"
     )
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--dim", type=int, default=64, help="new models only")
     p.add_argument("--n-layer", type=int, default=3, help="new models only")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pamnet.commands._options import OUTPUT
+
 MAX_SHOWN = 20  # structures summarised from one file
 MAX_LISTED = 60  # atoms listed in the text output without --atoms
 
@@ -12,6 +14,7 @@ MAX_LISTED = 60  # atoms listed in the text output without --atoms
 def register(sub) -> None:
     p = sub.add_parser(
         "inspect",
+        parents=[OUTPUT],
         help="show atoms, roles, bonds and graph sizes of a structure",
         description="Read a structure file (or a SMILES string, built in 3D) and show what "
         "was read and how many local/global edges PAMNet would use at the given cutoffs.",
@@ -24,14 +27,15 @@ def register(sub) -> None:
     p.add_argument("--cutoff-g", type=float, default=None, help="global cutoff, Å")
     p.add_argument("--ligand", default=None, metavar="RESNAME",
                    help="complex mode: ligand residue name, or a ligand file (SDF/MOL2/PDB)")  # fmt: skip
-    p.add_argument("--format", dest="fmt", default=None, help="file format (default: extension)")
+    p.add_argument(
+        "--input-format", dest="fmt", default=None, help="file format (default: from the content)"
+    )
     p.add_argument("--charge", type=int, default=None, help="total charge for XYZ bond perception")
     p.add_argument(
         "--atoms",
         action="store_true",
         help=f"list every atom and bond (default: only for up to {MAX_LISTED} atoms)",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output (atoms included)")
     p.set_defaults(func=run)
 
 
@@ -41,7 +45,7 @@ def run(args) -> int:
     structures = read_file_or_smiles(args.source, fmt=args.fmt, charge=args.charge)
     ligand, resname = _ligand_arg(args.ligand)
     reports = [_report(s, args, ligand, resname) for s in structures[:MAX_SHOWN]]
-    if args.json:
+    if args.format == "json":
         print(json.dumps(reports, indent=1))
     else:
         for r, s in zip(reports, structures):

@@ -9,6 +9,8 @@ import argparse
 import datetime
 import json
 
+from pamnet.commands._options import OUTPUT
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,11 +20,11 @@ def register(subparsers) -> None:
         "page. Each runs in its own process; state lives in <data dir>/jobs.",
     )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = sub.add_parser("list", help="all jobs, newest first")
-    ls.add_argument("--json", action="store_true")
-    show = sub.add_parser("show", help="a job's status, metrics and last log lines")
+    sub.add_parser("list", help="all jobs, newest first", parents=[OUTPUT])
+    show = sub.add_parser(
+        "show", help="a job's status, metrics and last log lines", parents=[OUTPUT]
+    )
     show.add_argument("id")
-    show.add_argument("--json", action="store_true")
     logs = sub.add_parser("logs", help="a job's log")
     logs.add_argument("id")
     logs.add_argument("-n", type=int, default=50, help="last N lines")
@@ -62,11 +64,11 @@ def run(args: argparse.Namespace) -> int:
     store = jobs.JobStore()
     if args.action == "list":
         rows = [_summary(j) for j in store.list()]
-        if args.json:
+        if args.format == "json":
             print(json.dumps(rows, indent=1))
         elif not rows:
             print("no jobs; start one with `pamnet finetune ... --background`")
-        for r in [] if args.json else rows:
+        for r in [] if args.format == "json" else rows:
             print(
                 f"{r['id']}  {r['status']:<10} {r['epoch']:>3}/{r['epochs']:<3} "
                 f"{r['created']}  {r['name']}  {r['error'] or ''}"
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             "metrics": store.metrics(job.id),
             "folder": str(job.folder),
         }
-        if args.json:
+        if args.format == "json":
             print(json.dumps(info, indent=1))
             return 0
         for key in ("id", "name", "status", "phase", "created", "checkpoint", "error", "folder"):

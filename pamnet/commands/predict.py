@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
+from pamnet.commands._options import DEVICE
 from pamnet.tables import TABLE_SUFFIXES
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "predict",
+        parents=[DEVICE],
         help="predict properties of structures with a checkpoint",
         description="Predict with a shipped or fine-tuned checkpoint (default: the QM9 model). "
         "Files may hold several structures (multi-record SDF, multi-frame XYZ). Under "
@@ -43,12 +45,6 @@ def register(sub) -> None:
     )
     p.add_argument("--checkpoint", default=None, help="name from `pamnet checkpoints` or a path")
     p.add_argument(
-        "--device",
-        default="auto",
-        choices=("auto", "cpu", "cuda"),
-        help="auto: the GPU when there is one",
-    )
-    p.add_argument(
         "--attention",
         action="store_true",
         help="also output fusion attention and per-atom contributions (json)",
@@ -58,6 +54,9 @@ def register(sub) -> None:
         choices=("csv", "json", "sdf"),
         default=None,
         help="default: from -o's extension, else csv",
+    )
+    p.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
     )
     p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
     p.add_argument(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from pamnet.commands._options import DEVICE, THREADS
 from pamnet.errors import ConfigError
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
+        parents=[DEVICE, THREADS],
         help="train a PAMNet on QM9 (or resume a saved training state)",
         description="Train a PAMNet on QM9 with the documented split (seed 0: 110,000 train, "
         "10,000 validation, the rest test). Writes OUT/state.pt (resumable), OUT/best.pt and "
@@ -68,10 +70,8 @@ def register(subparsers) -> None:
     p.add_argument("--limit-val", type=int, default=None, help="validate on the first N only")
     p.add_argument("--seed", type=int, default=0, help="weight init and batch order")
     p.add_argument("--split-seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--resume", metavar="STATE", default=None, help="continue OUT/state.pt")
     p.add_argument("--out", default="runs/qm9", help="output folder")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pamnet.errors import UnknownNameError
 from pamnet.io import read
 from pamnet.structure import Structure
 
@@ -62,7 +63,9 @@ def get_example(name: str) -> Example:
     for e in EXAMPLES:
         if e.name == name:
             return e
-    raise KeyError(f"no example {name!r}; choose one of {', '.join(e.name for e in EXAMPLES)}")
+    raise UnknownNameError(
+        f"no example {name!r}; choose one of {', '.join(e.name for e in EXAMPLES)}"
+    )
 
 
 def load_example(name: str) -> list[Structure]:

@@ -49,6 +49,7 @@ import torch
 from torch import Tensor
 
 from pamnet.data import Batch, GraphInput, collate
+from pamnet.errors import ConfigError
 from pamnet.model import PAMNet
 from pamnet.tasks import Graphs
 
@@ -198,7 +199,7 @@ def integrated_gradients(
     from captum.attr import IntegratedGradients
 
     if on not in ON:
-        raise ValueError(f"on must be one of {ON}, got {on!r}")
+        raise ConfigError(f"on must be one of {ON}, got {on!r}")
     work = private_copy(model, dtype)
     device = next(work.parameters()).device
     dtype = next(work.parameters()).dtype

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pamnet.data import GraphInput
+from pamnet.errors import UnknownNameError
 from pamnet.explain.attribution import Attribution
 from pamnet.explain.groups import NO_GROUP, GroupMatches
 
@@ -87,10 +88,12 @@ class Explanation:
             return 0
         if isinstance(target, int | np.integer):
             if not 0 <= int(target) < len(self.targets):
-                raise IndexError(f"target {target} out of range; have {len(self.targets)}")
+                raise UnknownNameError(
+                    f"target {target} out of range; this model has {len(self.targets)}"
+                )
             return int(target)
         if target not in self.targets:
-            raise KeyError(f"unknown target {target!r}; this model predicts {self.targets}")
+            raise UnknownNameError(f"unknown target {target!r}; this model predicts {self.targets}")
         return self.targets.index(target)
 
     @property
@@ -154,7 +157,7 @@ class Explanation:
         side = side or self.rows["side"].iloc[0]
         mask = ((self.rows["atom"] == atom) & (self.rows["side"] == side)).to_numpy()
         if not mask.any():
-            raise KeyError(f"no {side} atom {atom} in this explanation")
+            raise UnknownNameError(f"no {side} atom {atom} in this explanation")
         out = pd.DataFrame({"block": np.arange(1, self.n_layers + 1)})
         for r in np.nonzero(mask)[0]:
             part = self.rows["part"].iloc[r]

@@ -82,7 +82,7 @@ def match_groups(structure, groups: dict[str, str] | None = None) -> GroupMatche
         for name, smarts in groups.items():
             pattern = Chem.MolFromSmarts(smarts)
             if pattern is None:
-                raise ValueError(f"invalid SMARTS for group {name!r}: {smarts}")
+                raise ValueError(f"invalid SMARTS for group {name!r}: {smarts}")  # our table: a bug
             matches = mol.GetSubstructMatches(pattern, uniquify=True, maxMatches=100_000)
             if not matches:
                 continue

@@ -268,10 +268,10 @@ class JobStore:
         """
         bad = set(values) - _UPDATABLE
         if bad:
-            raise ValueError(f"cannot update job columns {sorted(bad)}")
+            raise ValueError(f"cannot update job columns {sorted(bad)}")  # a bug, not input
         if status is not None:
             if status not in STATUSES:
-                raise ValueError(f"unknown status {status!r}")
+                raise ValueError(f"unknown status {status!r}")  # a bug, not input
             values["status"] = status
         for key in ("params", "result"):
             if key in values and not isinstance(values[key], str):

@@ -126,7 +126,7 @@ class GlobalLayer(_Head):
     def __init__(self, dim: int, num_targets: int = 1, flow: str = "source_to_target"):
         super().__init__(dim, num_targets)
         if flow not in ("source_to_target", "target_to_source"):
-            raise ValueError(f"unknown flow {flow!r}")
+            raise ValueError(f"unknown flow {flow!r}")  # ModelConfig checks it first
         self.flow = flow
         self.mlp_x1 = mlp(dim, dim)
         self.mlp_x2 = mlp(dim, dim)

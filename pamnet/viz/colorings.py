@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pamnet.errors import ConfigError
 from pamnet.structure import Structure
 from pamnet.viz import html as H
 from pamnet.viz.colors import DIVERGING_STOPS, diverging, symmetric_range
@@ -51,9 +52,9 @@ def per_atom(
     v = _numpy(values).reshape(-1)
     idx = np.arange(len(v)) if atom_index is None else np.asarray(atom_index, dtype=np.int64)
     if len(idx) != len(v):
-        raise ValueError(f"{len(v)} values for {len(idx)} rows in atom_index")
+        raise ConfigError(f"{len(v)} values for {len(idx)} rows in atom_index")
     if len(idx) and (idx.min() < 0 or idx.max() >= n_atoms):
-        raise ValueError(f"atom_index must lie in [0, {n_atoms}); match values to the structure")
+        raise ConfigError(f"atom_index must lie in [0, {n_atoms}); match values to the structure")
     out = np.full(n_atoms, np.nan)
     has = np.zeros(n_atoms, dtype=bool)
     if reduce == "sum":
@@ -63,7 +64,7 @@ def per_atom(
         first = np.unique(idx, return_index=True)[1]
         out[idx[first]] = v[first]
     else:
-        raise ValueError(f"reduce must be 'first' or 'sum', got {reduce!r}")
+        raise ConfigError(f"reduce must be 'first' or 'sum', got {reduce!r}")
     has[idx] = True
     return out, has
 
@@ -74,7 +75,7 @@ def local_share(attention, layer: int | None = None) -> np.ndarray:
     if a.ndim == 1:
         return a
     if a.ndim != 3 or a.shape[-1] != 2:
-        raise ValueError(f"attention must be [L, N, 2] (global, local) or [N], got {a.shape}")
+        raise ConfigError(f"attention must be [L, N, 2] (global, local) or [N], got {a.shape}")
     return a[layer, :, 1] if layer is not None else a[:, :, 1].mean(0)
 
 
@@ -144,7 +145,7 @@ def contribution_view(
     if v.ndim == 3:
         v = v[:, :, target].sum(0)
     elif v.ndim != 1:
-        raise ValueError(f"contributions must be [N] or [L, N, T], got {v.shape}")
+        raise ConfigError(f"contributions must be [N] or [L, N, T], got {v.shape}")
     per, has = per_atom(v, structure.n_atoms, atom_index, reduce="sum")
     vmax = symmetric_range(per[has])
     u = f" {unit}" if unit else ""

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pamnet.data import GraphInput
-from pamnet.errors import UnsupportedElementError
+from pamnet.errors import ConfigError, UnsupportedElementError
 from pamnet.structure import Structure, combine
 from pamnet.tasks import get_task
 from pamnet.viz import html as H
@@ -65,7 +65,7 @@ def row_index(inp: GraphInput, n_atoms: int, ligand_offset: int = 0) -> np.ndarr
     if "atom_index" in meta:
         return np.asarray(meta["atom_index"], dtype=np.int64)
     if inp.num_atoms != n_atoms:
-        raise ValueError(
+        raise ConfigError(
             f"model input has {inp.num_atoms} rows for {n_atoms} atoms and no row map in meta"
         )
     return np.arange(n_atoms, dtype=np.int64)
@@ -129,7 +129,7 @@ def cap_pairs(dist: np.ndarray, max_edges: int, rule: str = "shortest") -> np.nd
     by length, so the drawn edges span the whole range of distances.
     """
     if rule not in CAP_RULES:
-        raise ValueError(f"cap rule must be one of {CAP_RULES}, got {rule!r}")
+        raise ConfigError(f"cap rule must be one of {CAP_RULES}, got {rule!r}")
     order = np.argsort(dist, kind="stable")
     if len(order) <= max_edges:
         return order
@@ -227,7 +227,7 @@ def edge_view(
     shown, offset = structure, 0
     if ligand is not None:
         if task != "complex":
-            raise ValueError("ligand= is only used with task='complex'")
+            raise ConfigError("ligand= is only used with task='complex'")
         shown, offset = combine(structure, ligand), structure.n_atoms
         if inp is None:
             inp = model_input(structure, task, ligand=ligand, **featurize_kw)

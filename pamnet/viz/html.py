@@ -23,6 +23,8 @@ import os
 import re
 from pathlib import Path
 
+from pamnet.errors import ConfigError
+
 # Where py3Dmol loads 3Dmol.js from when no local copy is found (needs network).
 CDN_3DMOL = "https://cdn.jsdelivr.net/npm/3dmol@2.5.5/build/3Dmol-min.js"
 # Set to a local 3Dmol-min.js to inline it into standalone pages (offline use).
@@ -59,7 +61,7 @@ def harden_py3dmol_html(fragment: str) -> str:
     start = fragment.find("<script>")
     end = fragment.rfind("</script>")
     if start < 0 or end < start:
-        raise ValueError("not a py3Dmol fragment: no <script> element")
+        raise ValueError("not a py3Dmol fragment: no <script> element")  # a bug, not input
     body_start = start + len("<script>")
     return fragment[:body_start] + harden_script(fragment[body_start:end]) + fragment[end:]
 
@@ -139,5 +141,5 @@ def swatch(color: str, text: str) -> str:
 def css_color(color: str) -> str:
     """`color` if it is '#rgb' or '#rrggbb', else ValueError (keeps CSS/JS injection out)."""
     if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", color):
-        raise ValueError(f"colours must be '#rrggbb' strings, got {color!r}")
+        raise ConfigError(f"colours must be '#rrggbb' strings, got {color!r}")
     return color

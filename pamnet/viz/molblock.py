@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from pamnet.errors import StructureError
 from pamnet.structure import ATOMIC_NUMBERS, Structure, covalent_bonds
 
 # Roles written as ATOM records (3Dmol draws cartoons and backbone for these).
@@ -35,7 +36,7 @@ def _alnum(text: str | None, width: int, default: str, extra: str = "") -> str:
 def _finite_coords(s: Structure) -> np.ndarray:
     xyz = np.asarray(s.coords, dtype=float).reshape(-1, 3)
     if not np.isfinite(xyz).all():
-        raise ValueError("cannot draw a structure with non-finite coordinates")
+        raise StructureError("cannot draw a structure with non-finite coordinates; check the file")
     return xyz
 
 
@@ -50,7 +51,7 @@ def pdb_block(s: Structure) -> str:
     """PDB ATOM/HETATM lines (no CONECT; 3Dmol bonds residues by distance)."""
     xyz = _finite_coords(s)
     if np.abs(xyz).max(initial=0.0) >= 9999.0:
-        raise ValueError("coordinates beyond ±9999 Å do not fit a PDB line")
+        raise StructureError("coordinates beyond ±9999 Å do not fit a PDB line; check the units")
     lines = []
     for i, el in enumerate(s.elements):
         el = safe_element(el)

@@ -10,6 +10,7 @@ import numpy as np
 
 from pamnet import geometry
 from pamnet.data import GraphInput, collate
+from pamnet.errors import ConfigError
 from pamnet.tasks import edge_counts, get_task
 from pamnet.viz import html as H
 from pamnet.viz.colors import (
@@ -37,7 +38,7 @@ def _labels(labels, n: int) -> list[str]:
         return [str(i + 1) for i in range(n)]
     labels = [H.escape(x) for x in labels]
     if len(labels) != n:
-        raise ValueError(f"{len(labels)} atom labels for {n} atoms")
+        raise ConfigError(f"{len(labels)} atom labels for {n} atoms")
     return labels
 
 
@@ -74,7 +75,7 @@ def attention_heatmap(attention, atom_labels=None, title: str = "Fusion attentio
     atom_labels = atom_labels if atom_labels is not None else found
     a = _numpy(attention)
     if a.ndim != 3 or a.shape[-1] != 2:
-        raise ValueError(f"attention must be [L, N, 2] (global, local), got {a.shape}")
+        raise ConfigError(f"attention must be [L, N, 2] (global, local), got {a.shape}")
     n_layer, n = a.shape[:2]
     labels = _labels(atom_labels, n)
     z = a[:, :, 0]  # [L, N]
@@ -173,7 +174,7 @@ def cost_table(
     import pandas as pd
 
     if which not in ("global", "local", "both"):
-        raise ValueError(f"which must be 'global', 'local' or 'both', got {which!r}")
+        raise ConfigError(f"which must be 'global', 'local' or 'both', got {which!r}")
     inp = (
         structure_or_input
         if isinstance(structure_or_input, GraphInput)
@@ -302,7 +303,7 @@ def parity_plot(y_true, y_pred, target: str = "", unit: str = "", labels=None):
     t = _numpy(y_true).reshape(-1)
     p = _numpy(y_pred).reshape(-1)
     if t.shape != p.shape:
-        raise ValueError(f"y_true has {t.size} values, y_pred {p.size}")
+        raise ConfigError(f"y_true has {t.size} values, y_pred {p.size}")
     err = p - t
     mae = float(np.abs(err).mean()) if t.size else float("nan")
     rmse = float(np.sqrt((err**2).mean())) if t.size else float("nan")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pamnet.errors import ConfigError, ResourceNotFoundError
 from pamnet.structure import Structure
 from pamnet.viz import html as H
 from pamnet.viz.colors import PROTEIN_GREY
@@ -55,7 +56,7 @@ class MolView:
         head = ""
         path = H.find_3dmol_js() if inline_js is not False else None
         if inline_js and path is None:
-            raise FileNotFoundError(
+            raise ResourceNotFoundError(
                 "no local 3Dmol.js to inline: py3Dmol ships none; download 3Dmol-min.js "
                 f"and point ${H.ENV_3DMOL_JS} at it, or use inline_js=None to load it from the CDN"
             )
@@ -168,11 +169,11 @@ def resolve_focus(s: Structure, focus) -> np.ndarray | None:
     if isinstance(focus, str):
         lig = np.nonzero(roles == "ligand")[0]
         if focus not in ("ligand", "pocket"):
-            raise ValueError(
+            raise ConfigError(
                 f"focus must be 'all', 'ligand', 'pocket' or atom indices, got {focus!r}"
             )
         if len(lig) == 0:
-            raise ValueError("focus='ligand'/'pocket' needs atoms with role 'ligand'")
+            raise ConfigError("focus='ligand'/'pocket' needs atoms with role 'ligand'")
         if focus == "ligand":
             return lig
         from scipy.spatial import cKDTree
@@ -182,9 +183,9 @@ def resolve_focus(s: Structure, focus) -> np.ndarray | None:
     idx = np.asarray(focus)
     if idx.dtype == bool:
         if idx.shape != (s.n_atoms,):
-            raise ValueError(f"focus mask has shape {idx.shape}; expected ({s.n_atoms},)")
+            raise ConfigError(f"focus mask has shape {idx.shape}; expected ({s.n_atoms},)")
         idx = np.nonzero(idx)[0]
     idx = idx.astype(np.int64).reshape(-1)
     if len(idx) and (idx.min() < 0 or idx.max() >= s.n_atoms):
-        raise ValueError(f"focus indices must lie in [0, {s.n_atoms})")
+        raise ConfigError(f"focus indices must lie in [0, {s.n_atoms})")
     return np.unique(idx)
