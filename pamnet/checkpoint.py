@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from pamnet.config import ModelConfig
+from pamnet.device import resolve as resolve_device
 from pamnet.errors import CheckpointError, ConfigError
 from pamnet.model import PAMNet
 
@@ -129,7 +130,7 @@ def read_payload(path: str | os.PathLike | io.BytesIO) -> dict:
 
 
 def load_checkpoint(
-    path: str | os.PathLike | io.BytesIO, device: str | torch.device = "cpu"
+    path: str | os.PathLike | io.BytesIO, device: str | torch.device = "auto"
 ) -> LoadedModel:
     """Load one of our checkpoints; official state dicts go through `pamnet.compat.official`."""
     obj = read_payload(path)
@@ -153,7 +154,7 @@ def load_checkpoint(
         model.load_state_dict(obj["model"])
     except RuntimeError as exc:
         raise CheckpointError(f"{name}: weights do not fit its config: {str(exc)[:300]}") from None
-    model.to(device).eval()
+    model.to(resolve_device(device)).eval()
     targets = list(obj.get("targets") or [f"target_{i}" for i in range(config.num_targets)])
     return LoadedModel(
         model=model,

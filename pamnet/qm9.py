@@ -31,6 +31,7 @@ from torch import Tensor
 
 from pamnet.checkpoint import Normalization
 from pamnet.data import GraphInput
+from pamnet.device import resolve as resolve_device
 from pamnet.errors import DataError
 
 HARTREE_TO_EV = 27.211386
@@ -423,7 +424,7 @@ def evaluate(
     limit: int | None = None,
     geometry: str = "dft",
     batch_size: int = 128,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
 ) -> dict:
     """MAE per target of a loaded QM9 model on a split of its own documented split.
 
@@ -446,6 +447,7 @@ def evaluate(
     graphs = data.graphs()
     cols = [TARGETS.index(t) for t in loaded.targets]
     y = data.y[:, cols]
+    device = resolve_device(device)
     pred = predict_graphs(loaded.model.to(device), graphs, loaded.normalization, batch_size, device)
     err = mae(pred, y) if len(graphs) else torch.full((len(cols),), float("nan"))
     out = {

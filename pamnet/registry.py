@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from pamnet.checkpoint import LoadedModel, load_checkpoint, read_payload
+from pamnet.device import resolve as resolve_device
 from pamnet.errors import CheckpointError
 from pamnet.paths import shipped_dir, user_dir
 
@@ -119,10 +120,11 @@ _lock = threading.Lock()
 
 
 def load(
-    name_or_path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+    name_or_path: str | os.PathLike | None = None, device: str | torch.device = "auto"
 ) -> LoadedModel:
     """Load once per process (keyed by path, modification time and device)."""
     path = resolve(name_or_path)
+    device = resolve_device(device)
     key = (str(path.resolve()), path.stat().st_mtime_ns, str(device))
     with _lock:
         if key not in _cache:

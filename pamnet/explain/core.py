@@ -135,7 +135,7 @@ def explain(
     ig_target: str | int | None = None,
     ig_on: tuple[str, ...] = ON,
     ig_tolerance: float | None = IG_TOLERANCE,
-    device: str = "cpu",
+    device: str = "auto",
     dtype: torch.dtype = torch.float64,
     **featurize_kw,
 ) -> Explanation:
