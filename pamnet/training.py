@@ -35,6 +35,7 @@ from pamnet.device import resolve
 from pamnet.ema import EMA
 from pamnet.errors import CheckpointError, ConfigError, DataError
 from pamnet.model import PAMNet
+from pamnet.paths import atomic_write
 
 STATE_FORMAT = "pamnet-studio-train/1"
 
@@ -530,11 +531,8 @@ def _as_tuple(x):
 
 
 def save_state(path: str | os.PathLike, state: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write a training state (`Trainer.state_dict()`) atomically."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path: str | os.PathLike) -> dict:

@@ -30,6 +30,7 @@ from pamnet.finetune.export import export
 from pamnet.finetune.heads import FREEZE_GROUPS, Adapted, adapt, freeze, fresh
 from pamnet.finetune.shard import leave
 from pamnet.model import PAMNet
+from pamnet.paths import atomic_write
 
 FRESH = "none"  # --base none: train a new model instead of fine-tuning one
 
@@ -203,9 +204,7 @@ def _load_cached(path: Path, key: str) -> FinetuneData | None:
 def _save_cached(path: Path, key: str, data: FinetuneData) -> None:
     graphs = [{k: v for k, v in vars(g).items() if k != "meta"} for g in data.graphs]
     d = {**vars(data), "graphs": graphs, "errors": [asdict(e) for e in data.errors]}
-    tmp = path.with_suffix(".tmp")
-    torch.save({"key": key, "data": d}, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save({"key": key, "data": d}, tmp))
 
 
 def prepare_data(
