@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from pamnet import distributed
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import Batch, GraphInput, collate
@@ -180,26 +181,6 @@ def mae(pred: Tensor, y: Tensor) -> Tensor:
     return torch.where(mask, err, 0.0).sum(0) / mask.sum(0)
 
 
-# --- distributed hook ---------------------------------------------------------
-def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
-    """(rank, world size, device); initialises torch.distributed under torchrun."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    if not (dist.is_available() and dist.is_initialized()):
-        return 0, 1, device
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return dist.get_rank(), dist.get_world_size(), device
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        torch.distributed.barrier()
-
-
 # --- the trainer --------------------------------------------------------------
 class Trainer:
     """Train `model` on `train` (and validate on `val` with the EMA weights).
@@ -239,7 +220,8 @@ class Trainer:
         self.units, self.metadata = dict(units or {}), dict(metadata or {})
         self.callback = callback
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.rank, self.world, self.device = _distributed(resolve(config.device))
+        self.device = distributed.init(resolve(config.device))
+        self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model = model.to(self.device)
         self.net: nn.Module = self.model
         if self.world > 1:
@@ -464,7 +446,7 @@ class Trainer:
     def _save_state(self) -> None:
         if self.rank == 0 and self.out_dir is not None:
             save_state(self.state_path, self.state_dict())
-        _barrier(self.world)
+        distributed.barrier()
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])

@@ -25,3 +25,17 @@ def test_atomic_write_failure_keeps_old_file_and_no_partial(tmp_path):
         atomic_write(path, half)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]
+
+
+def test_distributed_reads_torchrun_env_without_a_group(monkeypatch):
+    import torch
+
+    from pamnet import distributed
+
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert (distributed.rank(), distributed.world_size(), distributed.local_rank()) == (3, 1, 1)
+    assert distributed.init(torch.device("cpu")) == torch.device("cpu")  # world of one: no group
+    distributed.barrier()
+    distributed.leave()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from pamnet import distributed
 from pamnet.checkpoint import Normalization, load_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import GraphInput
@@ -28,7 +29,6 @@ from pamnet.errors import ConfigError
 from pamnet.finetune.data import Cancelled, FinetuneData, RowError, load_dataset, split_indices
 from pamnet.finetune.export import export
 from pamnet.finetune.heads import FREEZE_GROUPS, Adapted, adapt, freeze, fresh
-from pamnet.finetune.shard import leave
 from pamnet.model import PAMNet
 from pamnet.paths import atomic_write
 
@@ -243,15 +243,11 @@ def prepare_data(
         log(f"  row {e.row} [{e.column}]: {e.message}")
     if len(data.errors) > 10:
         log(f"  ... {len(data.errors) - 10} more in row_errors.csv")
-    if out_dir is not None and _rank() == 0:
+    if out_dir is not None and distributed.rank() == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         _save_cached(out_dir / "dataset.pt", key, data)
         data.report().to_csv(out_dir / "row_errors.csv", index=False)
     return data
-
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", "0"))
 
 
 def run(
@@ -279,7 +275,7 @@ def run(
     data = prepare_data(config, out_dir, log, stop)
     train_idx, val_idx = split_indices(len(data.graphs), config.val_fraction, config.split_seed)
     y_train = data.y[train_idx]
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = distributed.world_size()
     graphs = [data.graphs[i] for i in train_idx]
     if world == 1:
         graphs = _StoppableGraphs(graphs, stop, on_first_step)
@@ -383,7 +379,7 @@ def run(
     if outcome["status"] == "cancelled" and trainer.rank == 0:
         log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
     rows = [metrics_row(m) for m in result.metrics]
-    leave()  # rank 0 exports alone, the others may exit
+    distributed.leave()  # rank 0 exports alone, the others may exit
     if outcome["status"] == "cancelled" or trainer.rank != 0:
         return FinetuneResult(outcome["status"], result.epochs_done, rows)
     return export(config, trainer, result, data, val, val_idx, outcome["status"], rows, log)
