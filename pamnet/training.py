@@ -116,6 +116,7 @@ class TrainResult:
     stopped_by_budget: bool
     state_path: Path | None
     checkpoint_path: Path | None  # EMA weights of the best validation score (else last)
+    stopped_by_request: bool = False  # should_stop() was true; the state is saved
 
 
 # --- normalization ------------------------------------------------------------
@@ -188,6 +189,8 @@ class Trainer:
     targets: names of the T columns; units: {target: unit}; metadata: JSON-like
     facts copied into every checkpoint (dataset, split, ...). callback(metrics) is
     called after every epoch on rank 0; returning False stops the run (after saving).
+    should_stop() is checked before every step (rank 0 decides): when true the
+    state is saved at once and fit() returns with `stopped_by_request`.
     out_dir gets state.pt (resumable), best.pt / last.pt (EMA weights, our
     checkpoint format) and log.jsonl; None writes nothing.
     """
@@ -204,6 +207,7 @@ class Trainer:
         units: dict[str, str] | None = None,
         metadata: dict | None = None,
         callback: Callable[[EpochMetrics], bool | None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ):
         if len(targets) != model.config.num_targets or train.y.shape[1] != len(targets):
             raise ConfigError(
@@ -218,7 +222,7 @@ class Trainer:
         self.train_set, self.val_set = train, val
         self.normalization, self.targets = normalization, list(targets)
         self.units, self.metadata = dict(units or {}), dict(metadata or {})
-        self.callback = callback
+        self.callback, self.should_stop = callback, should_stop
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.device = distributed.init(resolve(config.device))
         self.rank, self.world = distributed.rank(), distributed.world_size()
@@ -297,6 +301,9 @@ class Trainer:
             order = self._order(self.epoch)
             t_epoch, n_seen = time.perf_counter(), 0
             for b in range(self.batch_in_epoch, self.steps_per_epoch):
+                if self.should_stop is not None and self._agree(self.should_stop())[0]:
+                    self._save_state()
+                    return self._result(False, requested=True)
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 self.optimizer.zero_grad(set_to_none=True)
                 loss = self._batch_loss(idx)
@@ -335,14 +342,18 @@ class Trainer:
                 stopped = True
             self._save_state()
             last_save = time.perf_counter()
+        return self._result(by_budget and self.epoch < cfg.epochs)
+
+    def _result(self, by_budget: bool, requested: bool = False) -> TrainResult:
         return TrainResult(
             metrics=list(self.history),
             epochs_done=self.epoch,
             step=self.step,
             elapsed_s=self.elapsed_s,
-            stopped_by_budget=by_budget and self.epoch < cfg.epochs,
+            stopped_by_budget=by_budget,
             state_path=self.state_path if self.out_dir and self.rank == 0 else None,
             checkpoint_path=self._best_path(),
+            stopped_by_request=requested,
         )
 
     def _agree(self, *flags: bool) -> tuple[bool, ...]:
@@ -477,6 +488,7 @@ class Trainer:
         val: GraphDataset | None = None,
         out_dir: str | os.PathLike | None = None,
         callback: Callable[[EpochMetrics], bool | None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
         restart_schedule: bool = False,
         **overrides,
     ) -> Trainer:
@@ -503,6 +515,7 @@ class Trainer:
             units=state["units"],
             metadata=state["metadata"],
             callback=callback,
+            should_stop=should_stop,
         )
         trainer.load_state_dict(state)
         return trainer

@@ -26,7 +26,7 @@ from pamnet.checkpoint import Normalization, load_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import GraphInput
 from pamnet.errors import ConfigError
-from pamnet.finetune.data import Cancelled, FinetuneData, RowError, load_dataset, split_indices
+from pamnet.finetune.data import FinetuneData, RowError, load_dataset, split_indices
 from pamnet.finetune.export import export
 from pamnet.finetune.heads import FREEZE_GROUPS, Adapted, adapt, freeze, fresh
 from pamnet.model import PAMNet
@@ -158,27 +158,6 @@ def metrics_row(m) -> dict:
     return row
 
 
-class _StoppableGraphs(list):
-    """Training graphs that raise `Cancelled` when stop() is true.
-
-    The trainer reads a batch's graphs first thing in a step, when the previous
-    step is fully booked (step, batch position, optimizer, EMA), so the state saved
-    after the exception resumes exactly.
-    """
-
-    def __init__(self, items, stop: Callable[[], bool], on_first: Callable[[], None] | None):
-        super().__init__(items)
-        self.stop, self.on_first = stop, on_first
-
-    def __getitem__(self, i):
-        if self.on_first is not None:
-            self.on_first, first = None, self.on_first
-            first()
-        if self.stop():
-            raise Cancelled("stopped by request")
-        return super().__getitem__(i)
-
-
 def _data_key(config: FinetuneConfig) -> str:
     digest = hashlib.sha256(Path(config.data).read_bytes()).hexdigest()[:16]
     cols = [config.targets, config.smiles_col, config.protein_col, config.ligand_col, config.seed]
@@ -277,8 +256,13 @@ def run(
     y_train = data.y[train_idx]
     world = distributed.world_size()
     graphs = [data.graphs[i] for i in train_idx]
-    if world == 1:
-        graphs = _StoppableGraphs(graphs, stop, on_first_step)
+    first = [on_first_step] if world == 1 and on_first_step is not None else []
+
+    def should_stop() -> bool:
+        while first:
+            first.pop()()
+        return world == 1 and stop()
+
     train_cfg = TrainConfig(
         epochs=config.epochs,
         batch_size=config.batch_size,
@@ -358,6 +342,7 @@ def run(
         units=units,
         metadata=metadata,
         callback=callback,
+        should_stop=should_stop,
     )
     if state is not None:
         trainer.load_state_dict(state)
@@ -366,12 +351,8 @@ def run(
             f"training {len(train)} structures, validating {len(val_idx)}, on {trainer.device}"
             f"{f' x {trainer.world} processes' if trainer.world > 1 else ''}"
         )
-    try:
-        result = trainer.fit()
-    except Cancelled:  # only raised single-process, by _StoppableGraphs
-        from pamnet.training import save_state
-
-        save_state(state_path, trainer.state_dict())
+    result = trainer.fit()
+    if result.stopped_by_request:
         log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
         return FinetuneResult("cancelled", trainer.epoch, [metrics_row(m) for m in trainer.history])
     if result.stopped_by_budget:
