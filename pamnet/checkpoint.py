@@ -23,6 +23,7 @@ from pamnet.config import ModelConfig
 from pamnet.device import resolve as resolve_device
 from pamnet.errors import CheckpointError, ConfigError
 from pamnet.model import PAMNet
+from pamnet.paths import atomic_write
 
 FORMAT = "pamnet-studio/1"
 
@@ -96,11 +97,7 @@ def save_checkpoint(
         "metadata": json.loads(json.dumps(dict(metadata or {}), default=_plain)),
     }
     if isinstance(path, (str, os.PathLike)):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)  # never leave a half-written checkpoint behind
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))  # never half-written
     else:
         torch.save(payload, path)
 

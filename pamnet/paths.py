@@ -1,4 +1,4 @@
-"""Where PAMNet Studio keeps files (no heavy imports: safe for any process).
+"""Where PAMNet Studio keeps files, and how it writes them (no heavy imports).
 
 - data dir: `$PAMNET_DATA_DIR`, default `~/.pamnet` (jobs, fine-tuned checkpoints, caches)
 - shipped checkpoints: `$PAMNET_CHECKPOINTS`, default the repository's `checkpoints/`
@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -23,3 +24,21 @@ def shipped_dir() -> Path:
 
 def user_dir() -> Path:
     return data_dir() / "checkpoints"
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Write `path` all at once: `write(tmp)` fills a sibling temp file, then os.replace.
+
+    Readers never see a half-written file; if `write` raises, the temp file is removed
+    and `path` keeps its old content. Creates the parent folder. Returns `path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

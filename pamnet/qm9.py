@@ -33,6 +33,7 @@ from pamnet.checkpoint import Normalization
 from pamnet.data import GraphInput
 from pamnet.device import resolve as resolve_device
 from pamnet.errors import DataError
+from pamnet.paths import atomic_write
 
 HARTREE_TO_EV = 27.211386
 TARGETS = ("mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "u0", "u", "h", "g", "cv")
@@ -239,10 +240,8 @@ def load(rows: list[int] | Tensor | None = None, cache: bool = True) -> QM9:
         return build(rows)
     data = build()
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"version": CACHE_VERSION, **data.__dict__}, tmp)
-        os.replace(tmp, path)
+        payload = {"version": CACHE_VERSION, **data.__dict__}
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
     return data
 
 
@@ -408,12 +407,8 @@ def load_mmff(
     if rows is not None:
         return build_mmff(load(rows), seed, workers, progress)
     data, kept = build_mmff(load(), seed, workers, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {"version": MMFF_CACHE_VERSION, "source_row": torch.tensor(kept), **data.__dict__}, tmp
-    )
-    os.replace(tmp, path)
+    payload = {"version": MMFF_CACHE_VERSION, "source_row": torch.tensor(kept), **data.__dict__}
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
     return data, kept
 
 

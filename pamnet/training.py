@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from pamnet import distributed
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import GraphInput, collate
@@ -37,6 +38,7 @@ from pamnet.errors import CheckpointError, ConfigError, DataError
 from pamnet.inference import mae, predict_graphs
 from pamnet.model import PAMNet
 from pamnet.normalize import to_normalized
+from pamnet.paths import atomic_write
 
 STATE_FORMAT = "pamnet-studio-train/1"
 
@@ -116,6 +118,7 @@ class TrainResult:
     stopped_by_budget: bool
     state_path: Path | None
     checkpoint_path: Path | None  # EMA weights of the best validation score (else last)
+    stopped_by_request: bool = False  # should_stop() was true; the state is saved
 
 
 def masked_l1(pred: Tensor, target: Tensor) -> Tensor:
@@ -126,26 +129,6 @@ def masked_l1(pred: Tensor, target: Tensor) -> Tensor:
     return (pred[mask] - target[mask]).abs().mean()
 
 
-# --- distributed hook ---------------------------------------------------------
-def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
-    """(rank, world size, device); initialises torch.distributed under torchrun."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    if not (dist.is_available() and dist.is_initialized()):
-        return 0, 1, device
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return dist.get_rank(), dist.get_world_size(), device
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        torch.distributed.barrier()
-
-
 # --- the trainer --------------------------------------------------------------
 class Trainer:
     """Train `model` on `train` (and validate on `val` with the EMA weights).
@@ -153,6 +136,8 @@ class Trainer:
     targets: names of the T columns; units: {target: unit}; metadata: JSON-like
     facts copied into every checkpoint (dataset, split, ...). callback(metrics) is
     called after every epoch on rank 0; returning False stops the run (after saving).
+    should_stop() is checked before every step (rank 0 decides): when true the
+    state is saved at once and fit() returns with `stopped_by_request`.
     out_dir gets state.pt (resumable), best.pt / last.pt (EMA weights, our
     checkpoint format) and log.jsonl; None writes nothing.
     """
@@ -169,6 +154,7 @@ class Trainer:
         units: dict[str, str] | None = None,
         metadata: dict | None = None,
         callback: Callable[[EpochMetrics], bool | None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ):
         if len(targets) != model.config.num_targets or train.y.shape[1] != len(targets):
             raise ConfigError(
@@ -183,9 +169,10 @@ class Trainer:
         self.train_set, self.val_set = train, val
         self.normalization, self.targets = normalization, list(targets)
         self.units, self.metadata = dict(units or {}), dict(metadata or {})
-        self.callback = callback
+        self.callback, self.should_stop = callback, should_stop
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.rank, self.world, self.device = _distributed(resolve(config.device))
+        self.device = distributed.init(resolve(config.device))
+        self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model = model.to(self.device)
         self.net: nn.Module = self.model
         if self.world > 1:
@@ -261,6 +248,9 @@ class Trainer:
             order = self._order(self.epoch)
             t_epoch, n_seen = time.perf_counter(), 0
             for b in range(self.batch_in_epoch, self.steps_per_epoch):
+                if self.should_stop is not None and self._agree(self.should_stop())[0]:
+                    self._save_state()
+                    return self._result(False, requested=True)
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 self.optimizer.zero_grad(set_to_none=True)
                 loss = self._batch_loss(idx)
@@ -299,14 +289,18 @@ class Trainer:
                 stopped = True
             self._save_state()
             last_save = time.perf_counter()
+        return self._result(by_budget and self.epoch < cfg.epochs)
+
+    def _result(self, by_budget: bool, requested: bool = False) -> TrainResult:
         return TrainResult(
             metrics=list(self.history),
             epochs_done=self.epoch,
             step=self.step,
             elapsed_s=self.elapsed_s,
-            stopped_by_budget=by_budget and self.epoch < cfg.epochs,
+            stopped_by_budget=by_budget,
             state_path=self.state_path if self.out_dir and self.rank == 0 else None,
             checkpoint_path=self._best_path(),
+            stopped_by_request=requested,
         )
 
     def _agree(self, *flags: bool) -> tuple[bool, ...]:
@@ -410,7 +404,7 @@ class Trainer:
     def _save_state(self) -> None:
         if self.rank == 0 and self.out_dir is not None:
             save_state(self.state_path, self.state_dict())
-        _barrier(self.world)
+        distributed.barrier()
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -441,6 +435,7 @@ class Trainer:
         val: GraphDataset | None = None,
         out_dir: str | os.PathLike | None = None,
         callback: Callable[[EpochMetrics], bool | None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
         restart_schedule: bool = False,
         **overrides,
     ) -> Trainer:
@@ -467,6 +462,7 @@ class Trainer:
             units=state["units"],
             metadata=state["metadata"],
             callback=callback,
+            should_stop=should_stop,
         )
         trainer.load_state_dict(state)
         return trainer
@@ -477,11 +473,8 @@ def _as_tuple(x):
 
 
 def save_state(path: str | os.PathLike, state: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write a training state (`Trainer.state_dict()`) atomically."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path: str | os.PathLike) -> dict:

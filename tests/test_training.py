@@ -130,6 +130,23 @@ def test_budget_stop_inside_an_epoch_resumes_exactly(tmp_path):
     assert_close(_all_weights(resumed), _all_weights(straight), rtol=0, atol=1e-6)
 
 
+def test_should_stop_saves_at_the_next_step_and_resumes_exactly(tmp_path):
+    data = _dataset(48)
+    straight = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1))
+    straight.fit()
+
+    calls = []
+    cut = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1), out_dir=tmp_path,
+                  should_stop=lambda: calls.append(1) or len(calls) > 2)  # fmt: skip
+    result = cut.fit()
+    assert result.stopped_by_request and not result.stopped_by_budget
+    assert cut.step == 2 and load_state(tmp_path / "state.pt")["step"] == 2
+    resumed = Trainer.from_state(tmp_path / "state.pt", data)
+    resumed.fit()
+    assert resumed.epoch == 1 and resumed.step == straight.step
+    assert_close(_all_weights(resumed), _all_weights(straight), rtol=0, atol=1e-6)
+
+
 def test_callback_can_stop_the_run():
     seen = []
     trainer = Trainer(_model(), _dataset(32), NORM, TARGETS, _config(epochs=5),

@@ -177,16 +177,12 @@ def _table_rows(path: str, column: str | None, name_column: str | None) -> list[
 
 def _distributed(device: str) -> tuple[int, str]:
     """Join torchrun's process group when launched by it: (rank, this rank's device)."""
-    import os
+    from pamnet import distributed
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if distributed.world_size() <= 1:
         return 0, device
     import torch
-    import torch.distributed as dist
 
     use_cuda = device in ("auto", "cuda") and torch.cuda.is_available()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    if use_cuda:
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    return dist.get_rank(), device if use_cuda else ("cpu" if device == "auto" else device)
+    dev = distributed.init(torch.device("cuda" if use_cuda else "cpu"))
+    return distributed.rank(), str(dev) if use_cuda else ("cpu" if device == "auto" else device)

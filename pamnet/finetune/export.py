@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from pamnet.checkpoint import LoadedModel, load_checkpoint
+from pamnet.paths import atomic_write
 from pamnet.text import md
 
 VAL_PREDICTIONS = "val_predictions.json"
@@ -39,10 +40,7 @@ def export(config, trainer, result, data, val, val_idx, status: str, rows: list[
         }
         (trainer.out_dir / VAL_PREDICTIONS).write_text(json.dumps(payload))
     path = output_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".pt.tmp")
-    shutil.copyfile(result.checkpoint_path, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: shutil.copyfile(result.checkpoint_path, tmp))
     card = path.with_suffix(".md")
     card.write_text(model_card(path.stem, best, result, val_mae, status))
     log(f"wrote {path}")

@@ -21,15 +21,16 @@ from pathlib import Path
 
 import torch
 
+from pamnet import distributed
 from pamnet.checkpoint import Normalization, load_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import GraphInput
 from pamnet.errors import ConfigError
-from pamnet.finetune.data import Cancelled, FinetuneData, RowError, load_dataset, split_indices
+from pamnet.finetune.data import FinetuneData, RowError, load_dataset, split_indices
 from pamnet.finetune.export import export
 from pamnet.finetune.heads import FREEZE_GROUPS, Adapted, adapt, freeze, fresh
-from pamnet.finetune.shard import leave
 from pamnet.model import PAMNet
+from pamnet.paths import atomic_write
 
 FRESH = "none"  # --base none: train a new model instead of fine-tuning one
 
@@ -157,27 +158,6 @@ def metrics_row(m) -> dict:
     return row
 
 
-class _StoppableGraphs(list):
-    """Training graphs that raise `Cancelled` when stop() is true.
-
-    The trainer reads a batch's graphs first thing in a step, when the previous
-    step is fully booked (step, batch position, optimizer, EMA), so the state saved
-    after the exception resumes exactly.
-    """
-
-    def __init__(self, items, stop: Callable[[], bool], on_first: Callable[[], None] | None):
-        super().__init__(items)
-        self.stop, self.on_first = stop, on_first
-
-    def __getitem__(self, i):
-        if self.on_first is not None:
-            self.on_first, first = None, self.on_first
-            first()
-        if self.stop():
-            raise Cancelled("stopped by request")
-        return super().__getitem__(i)
-
-
 def _data_key(config: FinetuneConfig) -> str:
     digest = hashlib.sha256(Path(config.data).read_bytes()).hexdigest()[:16]
     cols = [config.targets, config.smiles_col, config.protein_col, config.ligand_col, config.seed]
@@ -203,9 +183,7 @@ def _load_cached(path: Path, key: str) -> FinetuneData | None:
 def _save_cached(path: Path, key: str, data: FinetuneData) -> None:
     graphs = [{k: v for k, v in vars(g).items() if k != "meta"} for g in data.graphs]
     d = {**vars(data), "graphs": graphs, "errors": [asdict(e) for e in data.errors]}
-    tmp = path.with_suffix(".tmp")
-    torch.save({"key": key, "data": d}, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save({"key": key, "data": d}, tmp))
 
 
 def prepare_data(
@@ -244,15 +222,11 @@ def prepare_data(
         log(f"  row {e.row} [{e.column}]: {e.message}")
     if len(data.errors) > 10:
         log(f"  ... {len(data.errors) - 10} more in row_errors.csv")
-    if out_dir is not None and _rank() == 0:
+    if out_dir is not None and distributed.rank() == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         _save_cached(out_dir / "dataset.pt", key, data)
         data.report().to_csv(out_dir / "row_errors.csv", index=False)
     return data
-
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", "0"))
 
 
 def run(
@@ -280,10 +254,15 @@ def run(
     data = prepare_data(config, out_dir, log, stop)
     train_idx, val_idx = split_indices(len(data.graphs), config.val_fraction, config.split_seed)
     y_train = data.y[train_idx]
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = distributed.world_size()
     graphs = [data.graphs[i] for i in train_idx]
-    if world == 1:
-        graphs = _StoppableGraphs(graphs, stop, on_first_step)
+    first = [on_first_step] if world == 1 and on_first_step is not None else []
+
+    def should_stop() -> bool:
+        while first:
+            first.pop()()
+        return world == 1 and stop()
+
     train_cfg = TrainConfig(
         epochs=config.epochs,
         batch_size=config.batch_size,
@@ -363,6 +342,7 @@ def run(
         units=units,
         metadata=metadata,
         callback=callback,
+        should_stop=should_stop,
     )
     if state is not None:
         trainer.load_state_dict(state)
@@ -371,12 +351,8 @@ def run(
             f"training {len(train)} structures, validating {len(val_idx)}, on {trainer.device}"
             f"{f' x {trainer.world} processes' if trainer.world > 1 else ''}"
         )
-    try:
-        result = trainer.fit()
-    except Cancelled:  # only raised single-process, by _StoppableGraphs
-        from pamnet.training import save_state
-
-        save_state(state_path, trainer.state_dict())
+    result = trainer.fit()
+    if result.stopped_by_request:
         log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
         return FinetuneResult("cancelled", trainer.epoch, [metrics_row(m) for m in trainer.history])
     if result.stopped_by_budget:
@@ -384,7 +360,7 @@ def run(
     if outcome["status"] == "cancelled" and trainer.rank == 0:
         log(f"cancelled at epoch {trainer.epoch}, batch {trainer.batch_in_epoch}; state saved")
     rows = [metrics_row(m) for m in result.metrics]
-    leave()  # rank 0 exports alone, the others may exit
+    distributed.leave()  # rank 0 exports alone, the others may exit
     if outcome["status"] == "cancelled" or trainer.rank != 0:
         return FinetuneResult(outcome["status"], result.epochs_done, rows)
     return export(config, trainer, result, data, val, val_idx, outcome["status"], rows, log)

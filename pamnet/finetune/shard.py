@@ -7,19 +7,16 @@ torch.distributed's own (Gloo on CPU, NCCL on GPUs); nothing here launches proce
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
+from pamnet import distributed
+from pamnet.distributed import leave  # noqa: F401 - re-exported for batch prediction
 from pamnet.errors import ConfigError
 
 
 def rank_and_world() -> tuple[int, int]:
-    """(rank, world size) from torch.distributed when initialised, else RANK/WORLD_SIZE."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    """(rank, world size): `pamnet.distributed.rank()` and `world_size()`."""
+    return distributed.rank(), distributed.world_size()
 
 
 def shard(items: Sequence, rank: int | None = None, world: int | None = None) -> list:
@@ -52,15 +49,3 @@ def gather(local: Sequence) -> list | None:
     parts = [None] * dist.get_world_size()
     dist.all_gather_object(parts, list(local))
     return unshard(parts) if dist.get_rank() == 0 else None
-
-
-def leave() -> None:
-    """Wait for every rank, then close the process group (no-op without one).
-
-    A rank that exits straight after a collective can close its sockets while a slower
-    peer is still reading from them (Gloo then fails with "connection closed by peer")."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

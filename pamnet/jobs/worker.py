@@ -17,6 +17,8 @@ import threading
 import time
 import traceback
 
+from pamnet import distributed
+
 GRACE_S = 10.0
 
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m pamnet.jobs.worker JOB_ID", file=sys.stderr)
         return 2
     job_id = argv[0]
-    rank = int(os.environ.get("RANK", "0"))
+    rank = distributed.rank()
     stop = threading.Event()
     from pamnet.jobs.store import JobStore
 
