@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from pamnet import qm9
+from pamnet import qm9, qm9_eval, qm9_mmff
 from pamnet.checkpoint import load_checkpoint, save_checkpoint
 from pamnet.training import load_state
 
@@ -45,7 +45,7 @@ def _select(run: Path, n: int) -> tuple[Path, dict]:
     for name in ("best.pt", "last.pt"):
         if (run / name).is_file():
             loaded = load_checkpoint(run / name)
-            res = qm9.evaluate(loaded, "val", n)
+            res = qm9_eval.evaluate(loaded, "val", n)
             std = loaded.normalization.std
             scores[name] = sum(res["mae"][t] / s for t, s in zip(loaded.targets, std)) / len(std)
     best = min(scores, key=scores.get)
@@ -136,7 +136,7 @@ def main() -> None:
 
     geometry = loaded.metadata.get("geometry", "dft")
     args.out = args.out or HERE / ("qm9_pamnet.pt" if geometry == "dft" else "qm9_pamnet_mmff.pt")
-    test, t_test = _timed(qm9.evaluate, loaded, "test", args.test_limit, geometry)
+    test, t_test = _timed(qm9_eval.evaluate, loaded, "test", args.test_limit, geometry)
     first_n = _first_n(loaded, args.first_n)
     print(f"test ({test['n']} molecules, {geometry}, {t_test:.0f} s):", test["mae"], flush=True)
     if geometry == "dft":
@@ -147,7 +147,9 @@ def main() -> None:
         dft_model = load_checkpoint(HERE / "qm9_pamnet.pt")
         comparison = {
             "this_model_dft_geometry": _dft_on_mmff_molecules(loaded, args.test_limit),
-            "qm9_pamnet_mmff_geometry": qm9.evaluate(dft_model, "test", args.test_limit, "mmff"),
+            "qm9_pamnet_mmff_geometry": qm9_eval.evaluate(
+                dft_model, "test", args.test_limit, "mmff"
+            ),
             "qm9_pamnet_dft_geometry": _dft_on_mmff_molecules(dft_model, args.test_limit),
         }
         for k, v in comparison.items():
@@ -199,7 +201,11 @@ def _first_n(loaded, n: int) -> dict:
     """{"n", "geometry", "mae"} on the first n test molecules, in the model's own geometry
     (tests/test_qm9.py checks `pamnet evaluate --limit n` against it)."""
     geometry = loaded.metadata.get("geometry", "dft")
-    return {"n": n, "geometry": geometry, "mae": qm9.evaluate(loaded, "test", n, geometry)["mae"]}
+    return {
+        "n": n,
+        "geometry": geometry,
+        "mae": qm9_eval.evaluate(loaded, "test", n, geometry)["mae"],
+    }
 
 
 def _state_path(out: Path) -> Path:
@@ -213,7 +219,7 @@ def _dft_on_mmff_molecules(loaded, n: int | None) -> dict:
 
     rows = qm9.split(loaded.metadata["split"]["seed"])["test"]
     rows = rows[:n] if n else rows
-    _, kept = qm9.load_mmff(rows)
+    _, kept = qm9_mmff.load_mmff(rows)
     data = qm9.load(rows)
     pred = predict_graphs(loaded.model, data.graphs(kept), loaded.normalization)
     err = mae(pred, data.y[kept][:, [qm9.TARGETS.index(t) for t in loaded.targets]])
@@ -223,7 +229,7 @@ def _dft_on_mmff_molecules(loaded, n: int | None) -> dict:
 def _mmff_columns(loaded, n: int) -> dict:
     """MAE of a DFT-trained model on the first `n` test molecules rebuilt from SMILES,
     beside its MAE on the DFT geometries of exactly those molecules."""
-    mmff, t_mmff = _timed(qm9.evaluate, loaded, "test", n, "mmff")
+    mmff, t_mmff = _timed(qm9_eval.evaluate, loaded, "test", n, "mmff")
     dft_same = _dft_on_mmff_molecules(loaded, n)["mae"]
     ratio = {t: mmff["mae"][t] / dft_same[t] for t in loaded.targets}
     print(f"mmff ({mmff['n']} kept, {mmff['skipped']} skipped, {t_mmff:.0f} s):", ratio, flush=True)
@@ -390,7 +396,7 @@ def card_mmff(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet_mmff"
 `pamnet.predict("CCO")`) builds 3D coordinates from a SMILES with ETKDGv3 + MMFF94.
 A model trained on QM9's DFT geometries (`qm9_pamnet`) is 2–6× less accurate on
 such geometries; this one was trained on them: each QM9 molecule rebuilt from its SMILES
-exactly as the app builds SMILES input (`pamnet.qm9.build_mmff`), with the SMILES's
+exactly as the app builds SMILES input (`pamnet.qm9_mmff.build_mmff`), with the SMILES's
 bonds as the local graph. It started from `qm9_pamnet`'s weights
 (`{init.get("checkpoint")}`, sha256 `{init.get("sha256")}`) and kept its normalization.
 

@@ -1,7 +1,7 @@
 """The one inference path: batch -> model -> physical units.
 
 `run` is what `Predictor.predict`, `explain`, validation during training and
-`qm9.evaluate` all call for one batch; `predict_graphs` batches a list of inputs
+`qm9_eval.evaluate` all call for one batch; `predict_graphs` batches a list of inputs
 through it. Normalisation lives in `pamnet.normalize`; nothing here knows about
 training.
 """

@@ -8,7 +8,7 @@ import torch
 from torch.testing import assert_close
 
 pytest.importorskip("pandas")
-from pamnet import qm9  # noqa: E402
+from pamnet import qm9, qm9_mmff  # noqa: E402
 
 try:
     qm9.csv_dir()
@@ -149,7 +149,7 @@ def test_mmff_molecules_are_what_the_smiles_reader_builds():
     from pamnet.io import from_smiles
 
     data = qm9.load([5, 20, 1000, 50_000])
-    mmff, kept = qm9.build_mmff(data)
+    mmff, kept = qm9_mmff.build_mmff(data)
     assert kept == [0, 1, 2, 3]
     assert torch.equal(mmff.y, data.y) and torch.equal(mmff.index, data.index)
     for k in range(len(kept)):
@@ -167,9 +167,9 @@ def test_mmff_cache_serves_any_rows(tmp_path, monkeypatch):
     real = qm9.load  # "all of QM9" is its first 6 molecules here
 
     monkeypatch.setattr(qm9, "load", lambda rows=None: real(range(6) if rows is None else rows))
-    everything, source = qm9.load_mmff()
-    assert qm9.mmff_cache_path().is_file() and source == list(range(6))
-    part, kept = qm9.load_mmff([4, 1, 100])  # 100 is not in this cache: left out
+    everything, source = qm9_mmff.load_mmff()
+    assert qm9_mmff.mmff_cache_path().is_file() and source == list(range(6))
+    part, kept = qm9_mmff.load_mmff([4, 1, 100])  # 100 is not in this cache: left out
     assert kept == [0, 1] and part.smiles == [everything.smiles[4], everything.smiles[1]]
     assert torch.equal(part.graph(0).pos, everything.graph(4).pos)
 

@@ -266,7 +266,7 @@ def test_plots_take_predictions_explanations_and_results(tiny_registry):
     from pamnet.checkpoint import LoadedModel
     from pamnet.examples import load_example
     from pamnet.explain import explain
-    from pamnet.finetune.run import FinetuneResult
+    from pamnet.finetune.config import FinetuneResult
     from pamnet.predict import predict
     from pamnet.testing import tiny_model
 

@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from pamnet import qm9
+    from pamnet import qm9, qm9_eval
     from pamnet.checkpoint import load_checkpoint
     from pamnet.device import resolve as resolve_device
     from pamnet.registry import resolve
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     path = resolve(args.checkpoint) if args.checkpoint else qm9.default_checkpoint()
     loaded = load_checkpoint(path, device)
     geometry = args.geometry or ("mmff" if loaded.metadata.get("geometry") == "mmff" else "dft")
-    result = qm9.evaluate(loaded, args.split, args.limit, geometry, args.batch_size, device)
+    result = qm9_eval.evaluate(loaded, args.split, args.limit, geometry, args.batch_size, device)
     if args.format == "json":
         print(json.dumps(result))
         return 0

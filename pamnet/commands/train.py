@@ -6,7 +6,6 @@ import argparse
 import json
 
 from pamnet.commands._options import DEVICE, THREADS
-from pamnet.errors import ConfigError
 
 
 def register(subparsers) -> None:
@@ -75,64 +74,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _datasets(
-    targets: list[str], split_seed: int, limit_train, limit_val, geometry="dft", workers=1
-):
-    import torch
-
-    from pamnet import qm9
-    from pamnet.training import GraphDataset
-
-    unknown = [t for t in targets if t not in qm9.TARGETS]
-    if unknown:
-        raise ConfigError(f"unknown QM9 targets {unknown}; choose from {list(qm9.TARGETS)}")
-    cols = [qm9.TARGETS.index(t) for t in targets]
-    parts = qm9.split(split_seed)
-    rows_train = parts["train"][:limit_train] if limit_train else parts["train"]
-    rows_val = parts["val"][:limit_val] if limit_val else parts["val"]
-    rows = torch.cat([rows_train, rows_val])
-    if geometry == "dft":
-        data = qm9.load(rows)  # only these rows parsed without a cache
-        n = len(rows_train)
-    else:
-
-        def progress(done, total):
-            if done % 10_000 == 0:
-                print(f"MMFF geometries: {done}/{total}", flush=True)
-
-        limited = limit_train or limit_val
-        if limited or qm9.mmff_cache_path().is_file():
-            data, kept = qm9.load_mmff(rows, workers=workers, progress=progress)
-        else:  # build (and cache) all of QM9 once, then select
-            qm9.load_mmff(workers=workers, progress=progress)
-            data, kept = qm9.load_mmff(rows)
-        n = sum(k < len(rows_train) for k in kept)  # molecules that failed are left out
-    train, val = data.subset(range(n)), data.subset(range(n, len(data)))
-    return (
-        GraphDataset(train.graphs(), train.y[:, cols].clone()),
-        GraphDataset(val.graphs(), val.y[:, cols].clone()),
-        train,
-        cols,
-    )
-
-
-def _init_metadata(init, name) -> dict | None:
-    """Where the starting weights came from (name, file hash, its own training record)."""
-    if init is None:
-        return None
-    import hashlib
-
-    from pamnet import registry
-
-    path = registry.resolve(name)
-    return {
-        "checkpoint": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
-        "geometry": init.metadata.get("geometry"),
-        "training": init.metadata.get("training"),
-    }
-
-
 def _print_epoch(m) -> None:
     vals = ""
     if m.val_mae:
@@ -147,82 +88,29 @@ def _print_epoch(m) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from pamnet import qm9
-    from pamnet.checkpoint import Normalization
+    from pamnet import qm9_recipe
     from pamnet.config import ModelConfig
-    from pamnet.model import PAMNet
-    from pamnet.training import TrainConfig, Trainer, load_state
+    from pamnet.training import TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    log = lambda message: print(message, flush=True)  # noqa: E731
     if args.resume:
-        state = load_state(args.resume)
-        meta = state["metadata"].get("data", {})
-        train, val, _, _ = _datasets(
-            state["targets"],
-            meta.get("split_seed", 0),
-            meta.get("limit_train"),
-            meta.get("limit_val"),
-            state["metadata"].get("geometry", "dft"),
-            args.workers,
-        )
         overrides = {"device": args.device}
-        for name in ("epochs", "max_minutes", "lr_decay", "schedule", "warmup_epochs"):
+        for name in ("epochs", "max_minutes", "lr_decay", "schedule", "warmup_epochs", "lr"):
             if getattr(args, name) is not None:
                 overrides[name] = getattr(args, name)
-        if args.lr is not None:
-            overrides["lr"] = args.lr
-        trainer = Trainer.from_state(
+        trainer = qm9_recipe.resume_trainer(
             args.resume,
-            train,
-            val,
             out_dir=args.out,
+            workers=args.workers,
             callback=_print_epoch,
             restart_schedule=args.restart_schedule,
+            log=log,
             **overrides,
         )
         print(f"resuming at epoch {trainer.epoch}, step {trainer.step}", flush=True)
     else:
-        init = None
-        if args.init:
-            from pamnet import registry
-
-            init = registry.load(args.init)
-            if args.targets and list(args.targets) != list(init.targets):
-                raise ConfigError(
-                    f"--init {args.init} predicts {init.targets}; leave out --targets "
-                    "or give exactly those"
-                )
-        targets = list(init.targets if init else (args.targets or qm9.TARGETS))
-        train, val, train_q9, cols = _datasets(
-            targets,
-            args.split_seed,
-            args.limit_train,
-            args.limit_val,
-            args.geometry,
-            args.workers,
-        )
-        torch.manual_seed(args.seed)
-        if init is not None:
-            # the starting model's scales stay: its weights were learned against them
-            model, norm = init.model, init.normalization
-        else:
-            full = qm9.normalization(train_q9)
-            norm = Normalization(
-                mean=[full.mean[c] for c in cols],
-                std=[full.std[c] for c in cols],
-                per_atom=[full.per_atom[c] for c in cols],
-                atom_ref=[[row[c] for c in cols] for row in full.atom_ref],
-            )
-            model = PAMNet(
-                ModelConfig(
-                    variant=args.variant,
-                    dim=args.dim,
-                    n_layer=args.n_layer,
-                    cutoff_g=args.cutoff_g,
-                    num_targets=len(targets),
-                )
-            )
         config = TrainConfig(
             epochs=args.epochs or 5,
             batch_size=args.batch_size,
@@ -235,39 +123,24 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
         )
-        metadata = {
-            "dataset": "QM9 (qm9pack CSVs, 130,831 molecules, B3LYP/6-31G(2df,p))",
-            "geometry": args.geometry,
-            "bonds": (
-                "perceived from the geometry like the XYZ reader (Structure.perceive_bonds)"
-                if args.geometry == "dft"
-                else "from the SMILES (as for SMILES input in the app)"
-            ),
-            "init": _init_metadata(init, args.init),
-            "split": qm9.split_metadata(args.split_seed),
-            "data": {
-                "name": "qm9",
-                "split_seed": args.split_seed,
-                "limit_train": args.limit_train,
-                "limit_val": args.limit_val,
-                "n_train": len(train),
-                "n_val": len(val),
-            },
-        }
-        trainer = Trainer(
-            model,
-            train,
-            norm,
-            targets,
+        trainer = qm9_recipe.new_trainer(
             config,
-            val=val,
+            targets=args.targets,
+            geometry=args.geometry,
+            init=args.init,
+            model=ModelConfig(
+                variant=args.variant, dim=args.dim, n_layer=args.n_layer, cutoff_g=args.cutoff_g
+            ),
+            split_seed=args.split_seed,
+            limit_train=args.limit_train,
+            limit_val=args.limit_val,
             out_dir=args.out,
-            units={t: qm9.UNITS[t] for t in targets},
-            metadata=metadata,
+            workers=args.workers,
             callback=_print_epoch,
+            log=log,
         )
         print(
-            f"training {len(targets)} targets on {len(train)} molecules "
+            f"training {len(trainer.targets)} targets on {len(trainer.train_set)} molecules "
             f"({trainer.steps_per_epoch} steps/epoch) on {trainer.device}",
             flush=True,
         )

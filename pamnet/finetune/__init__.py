@@ -12,6 +12,14 @@ gather on rank 0).
 """
 
 from pamnet._callable import make_callable
+from pamnet.finetune.config import (
+    FRESH,
+    FinetuneConfig,
+    FinetuneResult,
+    metrics_row,
+    output_path,
+    safe_name,
+)
 from pamnet.finetune.data import (
     Cancelled,
     ColumnMap,
@@ -35,16 +43,7 @@ from pamnet.finetune.heads import (
     fresh,
     param_group,
 )
-from pamnet.finetune.run import (
-    FRESH,
-    FinetuneConfig,
-    FinetuneResult,
-    metrics_row,
-    output_path,
-    prepare_data,
-    run,
-    safe_name,
-)
+from pamnet.finetune.run import prepare_data, run
 from pamnet.finetune.shard import gather, rank_and_world, shard, unshard
 
 __all__ = [

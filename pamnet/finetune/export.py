@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 
 from pamnet.checkpoint import LoadedModel, load_checkpoint
+from pamnet.finetune.config import FinetuneResult, output_path
+from pamnet.inference import mae, predict_graphs
 from pamnet.paths import atomic_write
 from pamnet.text import md
 
@@ -20,8 +22,6 @@ VAL_PREDICTIONS = "val_predictions.json"
 
 def export(config, trainer, result, data, val, val_idx, status: str, rows: list[dict], log):
     """Write the checkpoint, its card and val_predictions.json; returns a FinetuneResult."""
-    from pamnet.finetune.run import FinetuneResult, output_path
-    from pamnet.inference import mae, predict_graphs
 
     best = load_checkpoint(result.checkpoint_path, trainer.device)
     val_mae = None
