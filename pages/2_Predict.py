@@ -10,8 +10,9 @@ import streamlit as st
 import ui
 from pamnet.errors import PamnetError
 from pamnet.session import input_key
+from pamnet.text import csv_safe
 from ui import cache, inputs
-from ui.sidebar import checkpoint_name
+from ui.sidebar import checkpoint_name, show_checkpoint
 
 CHUNK = 32  # rows per model call: the page updates its progress bar between chunks
 METRICS_PER_ROW = 4  # wide enough for a total energy in eV (-11234.6) in every column
@@ -56,10 +57,11 @@ st.selectbox(
     format_func=lambda n: f"{n} ({infos[n].task}; {', '.join(infos[n].targets)})",
 )
 info = infos[st.session_state["predict.checkpoint"]]
+show_checkpoint(info.name)  # the sidebar names the model this page predicts with
 with st.expander("Model card"):
     st.markdown(info.card or "This checkpoint has no model card.")
     targets = ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
-    st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets} · {info.path}"))
+    st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets}"))
 device = "auto"
 where = f"on {cache.device_label(device)}"
 if info.geometry == "any":
@@ -201,7 +203,7 @@ st.caption(
 left, right = st.columns(2)
 left.download_button(
     "Download CSV",
-    results.to_csv(index=False),
+    csv_safe(results).to_csv(index=False),
     file_name="predictions.csv",
     mime="text/csv",
     on_click="ignore",

@@ -10,8 +10,9 @@ import ui
 from pamnet import viz
 from pamnet.errors import PamnetError
 from pamnet.session import input_key
+from pamnet.text import csv_safe
 from ui import cache, inputs
-from ui.sidebar import checkpoint_name
+from ui.sidebar import checkpoint_name, show_checkpoint
 from ui.viewer import embed
 
 DEVICE = "auto"
@@ -32,27 +33,6 @@ st.caption(
     "and each atom's **contribution** to the prediction; the contributions add up exactly "
     "to the predicted value."
 )
-
-
-@st.cache_data(show_spinner="Explaining the prediction…", max_entries=16)
-def explanation(key: str, path: str, mtime: int, kw: tuple, _item):
-    """`pamnet.explain.explain` of the item with id `key` under one checkpoint file."""
-    from pamnet.explain import explain
-
-    return explain(_item, cache.predictor(path, mtime, DEVICE), **dict(kw))
-
-
-@st.cache_data(show_spinner="Integrated Gradients…", max_entries=16)
-def with_gradients(key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, _item):
-    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates."""
-    from pamnet.explain import attribute
-    from pamnet.explain.core import IG_TOLERANCE
-
-    exp = explanation(key, path, mtime, kw, _item)  # a copy: cache_data hands out copies
-    predictor = cache.predictor(path, mtime, DEVICE)
-    for on in ("atoms", "coords"):
-        attribute(exp, predictor, target, on, steps, tolerance=IG_TOLERANCE)
-    return exp
 
 
 # --- what to explain ----------------------------------------------------------------------
@@ -116,9 +96,10 @@ chosen = st.selectbox(
     format_func=lambda n: f"{n} ({', '.join(infos[n].targets)})",
 )
 info = infos[chosen]
+show_checkpoint(info.name)
 mtime = cache.mtime_ns(info.path)
 try:
-    exp = explanation(key, str(info.path), mtime, kw, structure)
+    exp = cache.explanation(key, str(info.path), mtime, kw, structure, DEVICE)
 except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
@@ -168,7 +149,7 @@ ig_request = f"{scope}|{target}|{st.session_state.get('attention.ig_steps', IG_D
 if st.session_state.get("attention.ig_request") == ig_request:
     try:
         steps = int(ig_request.rsplit("|", 1)[1])
-        exp = with_gradients(key, str(info.path), mtime, kw, target, steps, structure)
+        exp = cache.with_gradients(key, str(info.path), mtime, kw, target, steps, structure, DEVICE)
     except PamnetError as exc:
         st.error(ui.md(exc))
 
@@ -324,7 +305,7 @@ with st.expander("Integrated Gradients (Captum)", expanded=bool(exp.attributions
 
 st.download_button(
     "Download the atom table (CSV)",
-    atoms.to_csv(index=False),
+    csv_safe(atoms).to_csv(index=False),
     file_name=f"attention_{target}.csv",
     mime="text/csv",
     on_click="ignore",

@@ -18,6 +18,7 @@ import streamlit as st
 import ui
 from pamnet import finetune, jobs
 from pamnet.errors import PamnetError
+from pamnet.paths import structures_dir
 from pamnet.viz import loss_curves, parity_plot
 from ui import cache
 
@@ -31,17 +32,6 @@ st.caption(
     "Train a checkpoint further on your own measurements. Jobs run in the background, "
     "survive closing the page, and their checkpoints appear on the Predict page."
 )
-
-
-@st.cache_data(show_spinner="Reading the data…", max_entries=4)
-def read_table(data: bytes, name: str) -> finetune.Table:
-    return finetune.read_table(data, name)
-
-
-@st.cache_data(show_spinner="Checking rows…", max_entries=8)
-def row_errors(data: bytes, name: str, cmap: finetune.ColumnMap) -> pd.DataFrame:
-    errors = finetune.check_rows(read_table(data, name), cmap)
-    return pd.DataFrame([vars(e) for e in errors], columns=["row", "column", "message"])
 
 
 def mapping_ui(table: finetune.Table, upload_id: str) -> finetune.ColumnMap | None:
@@ -82,8 +72,9 @@ def mapping_ui(table: finetune.Table, upload_id: str) -> finetune.ColumnMap | No
         )
         ligand = None if choice == options[0] else choice
         st.caption(
-            "Paths in the table must be absolute, or relative to the data folder "
-            f"`{_data_dir()}`, since an uploaded table has no folder of its own."
+            "An uploaded table has no folder of its own: the protein and ligand files it "
+            "names are read from the data folder's `structures/` (relative paths inside it "
+            "only; put the files there first)."
         )
     taken = {smiles, protein, ligand}
     targets = right.multiselect(
@@ -96,12 +87,6 @@ def mapping_ui(table: finetune.Table, upload_id: str) -> finetune.ColumnMap | No
         st.info("Choose at least one target column.")
         return None
     return finetune.ColumnMap(tuple(targets), smiles, protein, ligand)
-
-
-def _data_dir() -> Path:
-    from pamnet import registry
-
-    return registry.data_dir()
 
 
 def options_ui(cmap: finetune.ColumnMap, upload_name: str) -> dict | None:
@@ -144,7 +129,7 @@ def options_ui(cmap: finetune.ColumnMap, upload_name: str) -> dict | None:
         )
         new_heads = st.checkbox("New heads even for targets the base knows", key="ft.new_heads")
         units = {t: st.text_input(f"Unit of {ui.md(t)}", key=f"ft.unit.{t}") for t in cmap.targets}
-        devices = ["auto", "cpu"] + (["cuda"] if _has_cuda() else [])
+        devices = ["auto", "cpu"] + (["cuda"] if cache.has_cuda() else [])
         device = st.radio(
             "Device",
             devices,
@@ -170,13 +155,6 @@ def options_ui(cmap: finetune.ColumnMap, upload_name: str) -> dict | None:
     }
 
 
-@st.cache_resource(show_spinner=False)
-def _has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def submit(data: bytes, name: str, cmap: finetune.ColumnMap, options: dict) -> jobs.Job:
     """Write the upload to a temporary file and submit it (the job keeps its own copy)."""
     folder = Path(tempfile.mkdtemp(prefix="pamnet-upload-"))
@@ -192,7 +170,7 @@ def submit(data: bytes, name: str, cmap: finetune.ColumnMap, options: dict) -> j
             **options,
         )
         if cmap.task == "complex":
-            config = replace(config, root=str(_data_dir()))
+            config = replace(config, root=str(structures_dir()))
         return jobs.submit(config)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -213,7 +191,7 @@ def new_job_ui() -> None:
         return
     data = upload.getvalue()
     try:
-        table = read_table(data, upload.name)
+        table = cache.finetune_table(data, upload.name)
     except PamnetError as exc:
         st.error(ui.md(exc))
         return
@@ -222,7 +200,7 @@ def new_job_ui() -> None:
     cmap = mapping_ui(table, upload.file_id)
     if cmap is None:
         return
-    bad = row_errors(data, upload.name, cmap)
+    bad = cache.row_errors(data, upload.name, cmap)
     if len(bad) == len(table.frame):
         st.error("No row is usable with these columns; see the problems below.")
     elif len(bad):
@@ -251,7 +229,7 @@ def job_table(all_jobs: list[jobs.Job]) -> None:
     frame = pd.DataFrame(
         {
             "name": j.name,
-            "status": j.status,
+            "status": j.state,
             "progress": j.progress,
             "epoch": f"{j.epoch}/{j.epochs}",
             "started": _when(j.started_at or j.created_at),
@@ -288,7 +266,11 @@ def results(job: jobs.Job) -> None:
     """The final parity plots on the validation set and the model card."""
     val = finetune.val_predictions(job.folder / "train")
     if val and val["y_true"]:
-        tabs = st.tabs(val["targets"]) if len(val["targets"]) > 1 else [st.container()]
+        tabs = (
+            st.tabs([ui.md(t) for t in val["targets"]])
+            if len(val["targets"]) > 1
+            else [st.container()]
+        )
         for k, (t, tab) in enumerate(zip(val["targets"], tabs)):
             pairs = [
                 (a[k], b[k], n)
@@ -303,14 +285,19 @@ def results(job: jobs.Job) -> None:
     if card and card.is_file():
         with st.expander("Model card"):
             st.markdown(card.read_text())
-    st.page_link(
-        "pages/2_Predict.py", label=f"Predict with {job.name}", icon=":material/query_stats:"
-    )
+    if st.button(f"Predict with {ui.md(job.name)}", icon=":material/query_stats:"):
+        ui.session().checkpoint = job.name  # the Predict page opens with this model chosen
+        st.switch_page("pages/2_Predict.py")
 
 
 def job_detail(job: jobs.Job, store: jobs.JobStore) -> None:
-    text = f"{job.status} · epoch {job.epoch} of {job.epochs}"
-    st.progress(job.progress, text=text + (f" · {job.phase}" if job.phase else ""))
+    text = f"{job.state} · epoch {job.epoch} of {job.epochs}"
+    st.progress(job.progress, text=ui.md(text + (f" · {job.phase}" if job.phase else "")))
+    if job.stalled_s is not None:
+        st.warning(
+            f"No sign of life from this job's processes for {job.stalled_s:.0f} s: stopped or "
+            "frozen. Cancel it, or delete it with *also a running job* ticked."
+        )
     if job.status == "failed":
         st.error(ui.md(job.error or "failed"))
     elif job.status == "finished":
@@ -334,6 +321,8 @@ def job_detail(job: jobs.Job, store: jobs.JobStore) -> None:
 
 def jobs_live(polling: bool) -> None:
     store = jobs.JobStore()
+    if store.notice:
+        st.warning(ui.md(store.notice))
     all_jobs = store.list()
     if polling and not any(j.active for j in all_jobs):
         st.rerun()  # the last job ended: a full rerun stops polling

@@ -9,6 +9,7 @@ from pamnet import registry, viz
 from pamnet.errors import PamnetError
 from pamnet.session import input_key
 from ui import cache, inputs
+from ui.sidebar import checkpoint_name, show_checkpoint
 from ui.viewer import embed
 
 DEFAULT_SMILES = "CC(=O)Nc1ccc(O)cc1"  # paracetamol: amide, phenol, aromatic ring
@@ -36,27 +37,6 @@ except PamnetError as exc:
 key = input_key("smiles", text)
 inp = cache.model_input(key, "molecule", (), structure)
 st.caption(f"{ui.md(structure.formula)} · {structure.n_atoms} atoms with hydrogens")
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def mm_table(key: str, task: str, cutoff_l: float, cutoff_g: float, _inp):
-    from pamnet.explain.cost import mm_terms
-
-    return mm_terms(_inp, task, cutoff_l, cutoff_g)
-
-
-@st.cache_data(show_spinner="Timing PAMNet and the DimeNet-style variant…", max_entries=32)
-def timing(key: str, task: str, cutoff_l: float, cutoff_g: float, _inp):
-    from pamnet.explain.cost import angle_cost
-
-    return angle_cost(_inp, task, cutoff_l, cutoff_g)
-
-
-@st.cache_data(show_spinner="Explaining the prediction…", max_entries=16)
-def explanation(key: str, path: str, mtime: int, _item):
-    from pamnet.explain import explain
-
-    return explain(_item, cache.predictor(path, mtime, "auto"))
 
 
 # --- 1. the molecular-mechanics picture ---------------------------------------------------------
@@ -89,7 +69,7 @@ with right:
     except PamnetError as exc:
         st.error(ui.md(exc))
 
-st.dataframe(mm_table(key, "molecule", *QM9_CUTOFFS, inp), hide_index=True)
+st.dataframe(cache.mm_table(key, "molecule", *QM9_CUTOFFS, inp), hide_index=True)
 st.caption(
     "count: terms a force field would have (bonds, bond angles, dihedrals, non-bonded "
     "pairs within 5 Å). PAMNet counts directed edges and angle terms, so each bond and "
@@ -125,7 +105,7 @@ cutoff_g = global_col.slider("Global cutoff (Å)", 2.0, 12.0, 5.0, 0.5, key="lea
 cl = QM9_CUTOFFS[0] if task == "molecule" else float(cutoff_l)
 cg = float(cutoff_g)
 try:
-    cost = timing(key, task, cl, cg, inp)
+    cost = cache.timing(key, task, cl, cg, inp)
 except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
@@ -185,8 +165,10 @@ if not infos:
     st.warning("No small-molecule checkpoint found, so this step is off.")
     st.stop()
 default = registry.default_name("mmff")  # the molecules here are built from SMILES
-name = default if default in infos else next(iter(infos))
+picked = checkpoint_name(sess, "mmff")  # the user's pick (any page), else that default
+name = picked if picked in infos else (default if default in infos else next(iter(infos)))
 info = infos[name]
+show_checkpoint(info.name)
 trained = "training" in info.metadata or "test_mae" in info.metadata
 if name != default or not trained:
     st.info(
@@ -199,7 +181,7 @@ if name != default or not trained:
         )
     )
 try:
-    exp = explanation(key, str(info.path), cache.mtime_ns(info.path), structure)
+    exp = cache.explanation(key, str(info.path), cache.mtime_ns(info.path), (), structure)
 except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()

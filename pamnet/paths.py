@@ -42,3 +42,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def structures_dir() -> Path:
+    """`<data dir>/structures`: where the app reads the protein and ligand files that an
+    uploaded complex table names (relative paths inside it only)."""
+    path = data_dir() / "structures"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -154,3 +154,72 @@ def predict_chunk(
             if p.structure is not None:
                 p.structure.name = name
     return to_frame(preds), to_sdf(preds), [list(p.warnings) for p in preds]
+
+
+# --- explanations (Attention and Learn pages) ---------------------------------------
+@st.cache_data(show_spinner="Explaining the prediction…", max_entries=16)
+def explanation(key: str, path: str, mtime: int, kw: tuple, _item, device: str = "auto"):
+    """`pamnet.explain.explain` of the item with id `key` under one checkpoint file;
+    kw: featurize keyword arguments as sorted items."""
+    from pamnet.explain import explain
+
+    return explain(_item, predictor(path, mtime, device), **dict(kw))
+
+
+@st.cache_data(show_spinner="Integrated Gradients…", max_entries=16)
+def with_gradients(
+    key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, _item, device="auto"
+):
+    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates."""
+    from pamnet.explain import attribute
+    from pamnet.explain.core import IG_TOLERANCE
+
+    exp = explanation(key, path, mtime, kw, _item, device)  # a copy: cache_data copies
+    for on in ("atoms", "coords"):
+        attribute(exp, predictor(path, mtime, device), target, on, steps, tolerance=IG_TOLERANCE)
+    return exp
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def mm_table(key: str, task: str, cutoff_l: float, cutoff_g: float, _inp):
+    """`pamnet.explain.cost.mm_terms` of the input with id `key`."""
+    from pamnet.explain.cost import mm_terms
+
+    return mm_terms(_inp, task, cutoff_l, cutoff_g)
+
+
+@st.cache_data(show_spinner="Timing PAMNet and the DimeNet-style variant…", max_entries=32)
+def timing(key: str, task: str, cutoff_l: float, cutoff_g: float, _inp):
+    """`pamnet.explain.cost.angle_cost` of the input with id `key`."""
+    from pamnet.explain.cost import angle_cost
+
+    return angle_cost(_inp, task, cutoff_l, cutoff_g)
+
+
+# --- fine-tuning ------------------------------------------------------------------------
+@st.cache_data(show_spinner="Reading the data…", max_entries=4)
+def finetune_table(data: bytes, name: str):
+    """`pamnet.finetune.read_table` of an upload."""
+    from pamnet import finetune
+
+    return finetune.read_table(data, name)
+
+
+@st.cache_data(show_spinner="Checking rows…", max_entries=8)
+def row_errors(data: bytes, name: str, cmap):
+    """Every row's problems (`finetune.check_rows`) as a table: row, column, message.
+    Complex tables name structure files inside `paths.structures_dir()` only."""
+    import pandas as pd
+
+    from pamnet import finetune
+    from pamnet.paths import structures_dir
+
+    errors = finetune.check_rows(finetune_table(data, name), cmap, root=structures_dir())
+    return pd.DataFrame([vars(e) for e in errors], columns=["row", "column", "message"])
+
+
+@st.cache_resource(show_spinner=False)
+def has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

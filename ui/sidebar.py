@@ -20,6 +20,17 @@ def checkpoint_name(sess: Session, geometry: str | None = None) -> str | None:
     return default_checkpoint(infos, geometry)
 
 
+_SLOT = "_ui.sidebar.checkpoint"
+
+
+def show_checkpoint(name: str | None) -> None:
+    """Name `name` in the sidebar's checkpoint slot: pages that choose a checkpoint for
+    their own input (Predict, Attention) call it, so the sidebar names the model used."""
+    slot = st.session_state.get(_SLOT)
+    if slot is not None:
+        slot.caption(md(name) if name else "None found: predictions are off.")
+
+
 def sidebar(sess: Session) -> None:
     with st.sidebar:
         st.subheader("Current structure")
@@ -33,7 +44,7 @@ def sidebar(sess: Session) -> None:
         else:
             st.caption("None yet: load one on the Structure page.")
         st.subheader("Checkpoint")
-        name = checkpoint_name(sess)
-        st.caption(md(name) if name else "None found: predictions are off.")
+        st.session_state[_SLOT] = st.empty()  # a page that picks another fills it again
+        show_checkpoint(checkpoint_name(sess))
         st.subheader("Device")
         st.caption(md(device_label()))

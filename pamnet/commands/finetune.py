@@ -33,6 +33,12 @@ def register(subparsers) -> None:
     p.add_argument("--protein-col", default=None, help="complex tables: protein file column")
     p.add_argument("--ligand-col", default=None, help="complex tables: ligand file/resname column")
     p.add_argument(
+        "--root",
+        default=None,
+        help="complex tables: the folder their file paths are relative to (default: the "
+        "table's folder); files outside it are refused",
+    )
+    p.add_argument(
         "--base",
         default=None,
         help="checkpoint name or path (default: the registry default; complexes: a new "
@@ -110,6 +116,7 @@ def config_from_args(args: argparse.Namespace):
         dim=args.dim,
         n_layer=args.n_layer,
         max_minutes=args.max_minutes,
+        root=str(Path(args.root).resolve()) if args.root else None,
     )
 
 
@@ -122,6 +129,7 @@ def _check(config) -> int:
         config.smiles_col,
         config.protein_col,
         config.ligand_col,
+        root=config.root,
         seed=config.seed,
     )
     print(f"{len(data.graphs)} of {data.n_rows} rows usable ({data.task} mode)")

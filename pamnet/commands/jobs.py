@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import sys
 
 from pamnet.commands._options import OUTPUT
 
@@ -48,7 +49,7 @@ def _summary(job) -> dict:
     return {
         "id": job.id,
         "name": job.name,
-        "status": job.status,
+        "status": job.state,  # 'stalled' when a live job's ranks stopped beating
         "epoch": job.epoch,
         "epochs": job.epochs,
         "phase": job.phase,
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from pamnet import jobs
 
     store = jobs.JobStore()
+    if store.notice:
+        print(f"note: {store.notice}", file=sys.stderr)
     if args.action == "list":
         rows = [_summary(j) for j in store.list()]
         if args.format == "json":

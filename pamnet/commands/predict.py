@@ -74,6 +74,7 @@ def run(args) -> int:
     from pamnet.finetune.shard import gather, leave, shard
     from pamnet.io import read
     from pamnet.predict import Prediction, Predictor, to_frame, to_sdf
+    from pamnet.text import csv_safe
 
     if not args.files and not args.smiles:
         print("error: give structure FILES and/or --smiles S", file=sys.stderr)
@@ -130,7 +131,7 @@ def run(args) -> int:
     elif fmt == "sdf":
         text = to_sdf(preds)
     else:
-        text = to_frame(preds).to_csv(index=False)
+        text = csv_safe(to_frame(preds)).to_csv(index=False)
     if args.output:
         Path(args.output).write_text(text)
     else:
