@@ -13,16 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "pamnet"
 MAX_LINES = 400
 
-# Known problems in other parts of issue 12, fixed on other branches; the merge removes
-# them (then these sets shrink to empty). Anything not listed here fails the test.
-EXPECTED_CYCLES_ELSEWHERE: set[frozenset[str]] = {
-    frozenset({"pamnet.finetune.run", "pamnet.finetune.export"}),
-}
-EXPECTED_LONG_ELSEWHERE = {
-    "pamnet/training.py",
-    "pamnet/qm9.py",
-    "pamnet/finetune/run.py",
-}
 # Modules allowed past MAX_LINES, each with its reason.
 LONG_OK: dict[str, str] = {
     "pamnet/nn/_sbf_forms.py": "generated table of the spherical basis (9 x 9 closed forms)",
@@ -145,7 +135,7 @@ def test_graph_builder_sees_function_level_and_relative_imports(tmp_path):
 
 
 def test_no_import_cycles():
-    found = [c for c in cycles(import_graph()) if frozenset(c) not in EXPECTED_CYCLES_ELSEWHERE]
+    found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
@@ -172,5 +162,5 @@ def test_no_module_over_400_lines():
         for p in files
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
-    unexpected = {p: n for p, n in long.items() if p not in {*LONG_OK, *EXPECTED_LONG_ELSEWHERE}}
+    unexpected = {p: n for p, n in long.items() if p not in LONG_OK}
     assert not unexpected, f"modules over {MAX_LINES} lines: {unexpected}"
