@@ -88,3 +88,50 @@ def test_fine_tune_results_keep_user_text_inert(app, tiny_registry):
     shown = [x for x in labels if "evil" in x]
     assert shown, labels  # the payload is on the page, as text
     assert not [x for x in shown if _unescaped_markup(x)], shown
+
+
+# --- every text element of every page, with payloads in every field we can fill -------
+def _texts(at) -> list[str]:
+    """Every piece of text the app renders as Markdown: bodies and labels of all elements
+    (main area and sidebar), widget labels and help, tab and expander labels."""
+    out: list[str] = []
+
+    def walk(node) -> None:
+        for attr in ("value", "body", "label", "help", "caption"):
+            v = getattr(node, attr, None)
+            if isinstance(v, str):
+                out.append(v)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def _assert_inert(at) -> None:
+    shown = [x for x in _texts(at) if "evil" in x]
+    assert shown  # the payload reached the page, as text
+    assert not [x for x in shown if _unescaped_markup(x)], shown
+
+
+def test_every_page_keeps_payload_names_titles_and_columns_inert(app, tiny_registry):
+    title = f"water {PAYLOAD} www.evil.example"
+    xyz = f"3\n{title}\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n"
+    at = app.switch_page("pages/1_Structure.py").run()
+    at.file_uploader[0].upload(f"{PAYLOAD}.xyz", xyz.encode())
+    at = at.run()
+    assert not at.exception
+    _assert_inert(at)  # structure name in the sidebar and captions, upload name in notes
+    at = at.switch_page("pages/2_Predict.py").run()
+    assert not at.exception
+    _assert_inert(at)
+    table = f"{PAYLOAD},smiles,{PAYLOAD} target\n{PAYLOAD},CCO,1\nbad {PAYLOAD},C1CC(,2\n"
+    at.radio(key="predict.mode").set_value("Batch: CSV of SMILES").run()
+    at.file_uploader[0].upload(f"{PAYLOAD}.csv", table.encode())
+    at = at.run()
+    assert not at.exception
+    _assert_inert(at)
+    for page in ("pages/3_Attention.py", "pages/5_Learn.py"):
+        at = at.switch_page(page).run()
+        assert not at.exception
+        _assert_inert(at)  # the sidebar still names the payload-titled structure
