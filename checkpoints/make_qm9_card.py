@@ -66,6 +66,12 @@ def _ratios(test_mae: dict, published: dict) -> str:
     return f"{min(r):.1f}–{max(r):.1f}×"
 
 
+def _schedule(tc: dict) -> str:
+    if tc.get("schedule") == "cosine":
+        return f"cosine to {tc.get('min_lr_factor', 0.01):g} × lr at the last planned epoch"
+    return f"×{tc['lr_decay']} per epoch"
+
+
 def _unit(t: str) -> str:
     return "meV" if t in MEV else qm9.UNITS[t]
 
@@ -266,8 +272,8 @@ def _training_section(meta: dict, loaded) -> str:
 - Normalization: per-target mean/std of the training set (per atom for alpha, zpve,
   U0, U, H, G, Cv after atom references; per molecule otherwise); L1 loss on
   normalized targets, averaged over all 12 with equal weight.
-- Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then ×{tc["lr_decay"]}
-  per epoch, gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
+- Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then {_schedule(tc)},
+  gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
   seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.{_history(tr)}
 - Done: {tr["epochs_done_total"]} full epochs + {tr["batches_into_next_epoch"]} batches, {tr["steps_total"]} steps,
   {minutes} minutes wall clock; shipped weights: `{tr["selected"]}` (lower mean val MAE/std on
@@ -349,14 +355,13 @@ The full training state (model, Adam, scheduler, EMA, epoch/batch position, RNG)
 {state_line}. Resume it exactly where it stopped:
 
     pamnet train --dataset qm9 --resume checkpoints/state/qm9_pamnet_state.pt \\
-        --epochs 300 --lr-decay 0.99 --max-minutes 600 --device cuda --out runs/qm9_gpu
+        --restart-schedule --schedule cosine --lr 3e-4 --warmup-epochs 0.2 \\
+        --epochs 300 --max-minutes 600 --device cuda --out runs/qm9_gpu
 
-`--epochs`, `--max-minutes` (per session) and `--lr-decay` may be changed on resume; the
-batch size and the rest of the schedule come from the state. Keeping
-`--lr-decay {tc["lr_decay"]}` continues exactly as an uninterrupted run would, but that
-decay was chosen for a {tc["epochs"]}-epoch run and would shrink the learning rate to
-nothing over hundreds of epochs. For a paper-like model start fresh with
-`--dim 128 --n-layer 6 --epochs 900 --lr-decay 0.99`. Then `python checkpoints/make_qm9_card.py --run
+Without `--restart-schedule` a resume continues the saved schedule exactly (here it
+ends at epoch {tc["epochs"]}); with it, a new warm-up and cosine start at the saved
+step and run to `--epochs`. `--max-minutes` bounds each session. For a paper-like model
+start fresh with `--dim 128 --n-layer 6 --epochs 900 --schedule cosine`. Then `python checkpoints/make_qm9_card.py --run
 runs/qm9_gpu` rebuilds this file and the checkpoint.
 
 ## Reproduce the figures
