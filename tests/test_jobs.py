@@ -298,7 +298,7 @@ def test_a_stopped_worker_is_reported_stalled_then_cancelled(job_env, mols_sdf, 
     from pamnet.jobs import store as store_module
 
     monkeypatch.setenv("PAMNET_JOB_HEARTBEAT_S", "1")  # the worker's beat
-    monkeypatch.setattr(store_module, "STALL_S", 5.0)  # what this process calls stalled
+    monkeypatch.setattr(store_module, "STALL_S", 10.0)  # what this process calls stalled
     store = job_env
     job = jobs.submit(_config(mols_sdf, 100_000, "stopped"))
     _wait(lambda: store.get(job.id).epoch >= 1, 120, "the first epoch")
