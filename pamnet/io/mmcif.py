@@ -14,7 +14,7 @@ import numpy as np
 
 from pamnet.errors import PamnetError, ParseError, UnsupportedFormatError
 from pamnet.io._text import Limits, check_atoms
-from pamnet.io.pdb import _VIRTUAL_SITES, _altloc_keep, _duplicates, _roles, _skipped_notes
+from pamnet.io.pdb import _VIRTUAL_SITES, _altloc_keep, _roles, screen_atoms
 from pamnet.structure import Structure, normalize_element
 
 _LINE = re.compile(r"(?:line\s*|:)(\d+)")
@@ -76,13 +76,12 @@ def _structure(cols: dict[str, list], source: str) -> Structure:
     icode = np.array([str(c) for c in a["icode"].tolist()])
     resseq = a["resseq"].astype(np.int64)
     coords = np.stack([a["x"], a["y"], a["z"]], axis=1).astype(np.float64)
-    twin = _duplicates(chain, resseq, icode, names, coords) & keep
     where = np.array([f"atom {i + 1}" for i in range(len(names))])
     resname = np.array([str(r) for r in a["resname"].tolist()])
-    warnings = _skipped_notes(~known & keep, twin & known, names, resname, chain, resseq, where)
-    keep &= known & ~twin
-    if not keep.any():
-        k = int(np.nonzero(~known)[0][0]) if (~known).any() else 0
+    keep, warnings, k = screen_atoms(
+        keep, known, chain, resseq, icode, names, coords, resname, where
+    )
+    if k is not None:
         raise ParseError(
             f"no atom with a known element (atom {names[k]!r} says {a['element'][k]!r}); "
             "fill in _atom_site.type_symbol",

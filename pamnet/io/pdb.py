@@ -124,12 +124,11 @@ def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
     keep = _altloc_keep(altloc, chain, resseq, icode, names, occupancy)
     elements = np.array(_elements(_text(m, 76, 78), name_raw, resname), dtype=object)
     known = elements != None  # noqa: E711 - elementwise on an object array
-    twin = _duplicates(chain, resseq, icode, names, coords) & keep
     where = np.char.add("line ", line_no.astype(str))
-    warnings = _skipped_notes(~known & keep, twin & known, names, resname, chain, resseq, where)
-    keep &= known & ~twin
-    if not keep.any():
-        k = int(np.nonzero(~known)[0][0]) if (~known).any() else 0
+    keep, warnings, k = screen_atoms(
+        keep, known, chain, resseq, icode, names, coords, resname, where
+    )
+    if k is not None:
         raise ParseError(
             f"no atom with a known element (atom {str(name_raw[k]).strip()!r}, element "
             f"columns 77-78 {str(_text(m, 76, 78)[k])!r}); fill in the element column",
@@ -196,6 +195,18 @@ def _elements(col, name_raw, resname) -> list[str | None]:
 # Water models' and force fields' massless sites: never chemical atoms, whatever the
 # name's first letter suggests (MW would read as M..., EP as E..., LP as L...).
 _VIRTUAL_SITES = {"MW", "EPW", "EP", "EP1", "EP2", "LP", "LP1", "LP2", "OM", "DUM"}
+
+
+def screen_atoms(keep, known, chain, resseq, icode, names, coords, resname, where):
+    """Leave out element-less atoms and repeated records (PDB and mmCIF alike):
+    (rows kept, warnings naming what was left out, the first element-less row when
+    nothing is left, else None)."""
+    twin = _duplicates(chain, resseq, icode, names, coords) & keep
+    warnings = _skipped_notes(~known & keep, twin & known, names, resname, chain, resseq, where)
+    keep = keep & known & ~twin
+    if keep.any():
+        return keep, warnings, None
+    return keep, warnings, int(np.nonzero(~known)[0][0]) if (~known).any() else 0
 
 
 def _duplicates(chain, resseq, icode, names, coords) -> np.ndarray:
