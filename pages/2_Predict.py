@@ -31,7 +31,7 @@ if not infos:
 
 
 # --- what to predict, and with which checkpoint ------------------------------------------
-modes = ["Current structure", "One SMILES", "Batch: CSV of SMILES", "Batch: SDF file"]
+modes = ["Current structure", "One SMILES", "Batch: CSV of SMILES", "Batch: structure file"]
 mode = st.radio(
     "Input",
     modes,
@@ -122,13 +122,18 @@ elif mode == "Batch: CSV of SMILES":
     base = input_key("csv", data, f"{column}|{name_column}")
     st.caption(f"{len(items):,} rows from {ui.md(upload.name)}")
 else:
-    upload = st.file_uploader("SDF with one or more records", type=["sdf", "sd", "mol"])
+    upload = st.file_uploader(
+        "SDF, MOL2 or SMILES file with one or more records",
+        type=["sdf", "sd", "mol", "mol2", "smi"],
+        help="2D records (as ChEMBL, PubChem and drawing tools write them) get 3D "
+        "coordinates from their connection table (RDKit ETKDG + MMFF94).",
+    )
     if upload is None:
-        st.info("Upload an SDF file; each record is predicted, failures are reported per row.")
+        st.info("Upload a file; each record is predicted, failures are reported per row.")
         st.stop()
     data = upload.getvalue()
     try:
-        items = inputs.read_structures(data, upload.name)
+        items = inputs.read_records(data, upload.name)
     except PamnetError as exc:
         st.error(ui.md(exc))
         st.stop()

@@ -66,7 +66,7 @@ class Prediction:
         return d
 
 
-Item = object  # a Structure, a GraphInput, or a SMILES string
+Item = object  # a Structure, a GraphInput, a SMILES string, or a `pamnet.io.Record`
 
 
 class PredictionSet(list):
@@ -129,12 +129,15 @@ class Predictor:
         return describe(self.device)
 
     def prepare(self, item: Item, **featurize_kw) -> tuple[GraphInput, list[str], object]:
-        """(model input, warnings, structure) for a Structure, GraphInput or SMILES."""
-        from pamnet.io import from_smiles
+        """(model input, warnings, structure) for a Structure, GraphInput, SMILES or
+        Record (a failed record raises its error)."""
+        from pamnet.io import Record, from_smiles
         from pamnet.structure import Structure
 
         if isinstance(item, GraphInput):
             return item, [], None
+        if isinstance(item, Record):
+            item = item.unwrap()
         structure = from_smiles(item) if isinstance(item, str) else item
         if not isinstance(structure, Structure):
             raise PamnetError(

@@ -80,30 +80,25 @@ def read_table(
 
 
 def _read_sdf_table(text: str, label: str) -> Table:
+    """An SDF as a table: one row per record (its name and data fields); records that
+    cannot be read keep their row, with the reason in `errors`."""
     import pandas as pd
 
-    from pamnet.io import read
+    from pamnet.io import read_records
 
-    records, current = [], []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        current.append(line)
-        if line.startswith("$$$$"):
-            records.append(current)
-            current = []
-    if any(x.strip() for x in current):
-        records.append(current)
+    try:
+        records = read_records(text.encode(), fmt="sdf", name=label)
+    except PamnetError as exc:
+        raise DataError(str(exc)) from None
     structures, rows, errors = [], [], {}
     for k, rec in enumerate(records):
-        try:
-            s = read("\n".join(rec).encode(), fmt="sdf", name=f"{label}#{k + 1}")[0]
-            structures.append(s)
-            rows.append({"name": s.name, **{str(a): str(b) for a, b in s.properties.items()}})
-        except PamnetError as exc:
-            structures.append(None)
-            rows.append({"name": rec[0].strip() if rec else ""})
-            errors[k] = str(exc)
-    if not records:
-        raise DataError(f"{label} holds no SDF records")
+        structures.append(rec.structure)
+        if rec.ok:
+            props = rec.structure.properties
+            rows.append({"name": rec.name, **{str(a): str(b) for a, b in props.items()}})
+        else:
+            rows.append({"name": rec.name})
+            errors[k] = rec.message
     frame = pd.DataFrame(rows).fillna("").astype(str)
     return Table("sdf", frame, label, structures, errors)
 

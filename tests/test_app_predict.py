@@ -98,7 +98,7 @@ def test_csv_too_many_rows_points_to_the_cli(at):
 
 
 def test_sdf_batch(at):
-    at = batch(at, "Batch: SDF file", "drugs.sdf", DRUGS.read_bytes())
+    at = batch(at, "Batch: structure file", "drugs.sdf", DRUGS.read_bytes())
     at = click(at, "Predict")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
@@ -128,7 +128,7 @@ def test_smiles_input_defaults_to_the_mmff_model_until_the_user_picks(
     at = app.switch_page("pages/2_Predict.py").run()
     assert at.radio(key="predict.mode").value == "One SMILES"
     assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_SMILES
-    at.radio(key="predict.mode").set_value("Batch: SDF file").run()  # files: the DFT model
+    at.radio(key="predict.mode").set_value("Batch: structure file").run()  # files: the DFT model
     assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_MOLECULE
     at.selectbox(key="predict.checkpoint").set_value("tiny").run()
     at.radio(key="predict.mode").set_value("One SMILES").run()  # a pick sticks

@@ -64,16 +64,58 @@ def test_unsupported_element_names_the_atom():
         molecule_input(s)
 
 
-def test_2d_sdf_is_rejected():
+def _is_3d(s) -> bool:
+    return np.linalg.matrix_rank(s.coords - s.coords.mean(0), tol=0.1) == 3
+
+
+def test_2d_and_coordinate_free_sdf_records_are_embedded_from_their_connection_table():
+    (s,) = read(_depiction("CCO", "2D").encode(), fmt="sdf")
+    assert s.geometry == "mmff" and s.formula == "C2H6O" and _is_3d(s)
+    assert any("marked 2D" in w and "ETKDG" in w for w in s.warnings)
     sdf = write(from_smiles("CCO"), fmt="sdf").splitlines()
-    sdf[1] = "     RDKit          2D"
-    with pytest.raises(MissingCoordinatesError, match="3D"):
-        read("\n".join(sdf).encode(), fmt="sdf")
+    sdf[1] = "     RDKit          2D"  # a 3D geometry mislabelled 2D is kept as it is
+    (s,) = read("\n".join(sdf).encode(), fmt="sdf")
+    assert not s.warnings and np.allclose(s.coords, from_smiles("CCO").coords, atol=1e-4)
     flat = write(from_smiles("CCO"), fmt="sdf").splitlines()
     flat[1] = ""
     flat[4:13] = [line[:20] + "    0.0000" + line[30:] for line in flat[4:13]]
-    with pytest.raises(MissingCoordinatesError):
-        read("\n".join(flat).encode(), fmt="sdf")
+    (s,) = read("\n".join(flat).encode(), fmt="sdf")
+    assert s.geometry == "mmff" and _is_3d(s)
+    zero = [line[:30] if k in range(4, 13) else line for k, line in enumerate(sdf)]
+    zero[4:13] = ["    0.0000    0.0000    0.0000" + line[30:] for line in sdf[4:13]]
+    (s,) = read("\n".join(zero).encode(), fmt="sdf")
+    assert any("no coordinates" in w for w in s.warnings) and _is_3d(s)
+    # no bonds to build from: that record alone fails, with the reason
+    atoms_only = zero[:4] + zero[4:13] + ["M  END"]
+    atoms_only[3] = "  9  0  0  0  0  0  0  0  0  0999 V2000"
+    with pytest.raises(EmbeddingError, match="no bonds to build them from"):
+        read("\n".join(atoms_only).encode(), fmt="sdf")
+
+
+def test_2d_records_keep_stereo_charges_and_explicit_hydrogens():
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    for smiles in ("C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O", "F/C=C/F", "F/C=C\\F", "C[N+](C)(C)C"):
+        m = Chem.MolFromSmiles(smiles)
+        AllChem.Compute2DCoords(m)
+        (s,) = read(Chem.MolToMolBlock(m).encode(), fmt="sdf")  # 2D, implicit hydrogens
+        back = Chem.MolToSmiles(Chem.RemoveHs(_mol(s)))
+        assert back == Chem.MolToSmiles(m), (smiles, back)
+    explicit = Chem.AddHs(Chem.MolFromSmiles("[2H]C([2H])O"))
+    AllChem.Compute2DCoords(explicit)
+    (s,) = read(Chem.MolToMolBlock(explicit).encode(), fmt="sdf")
+    assert s.n_atoms == explicit.GetNumAtoms()
+
+
+def _mol(s):
+    from rdkit import Chem
+
+    from pamnet.io import to_rdkit
+
+    mol = to_rdkit(s)
+    Chem.AssignStereochemistryFrom3D(mol)
+    return mol
 
 
 def _depiction(smiles: str, tag: str = "") -> str:
@@ -97,11 +139,12 @@ def _flat_xyz(s, drop_z: bool = True) -> bytes:
     return f"{len(rows)}\n\n" + "\n".join(rows) + "\n"
 
 
-def test_2d_drawings_are_rejected_in_every_format_planar_molecules_are_not():
-    with pytest.raises(MissingCoordinatesError, match="4 neighbours in one plane"):
-        read(_depiction("CCO", "3D").encode(), fmt="sdf")  # even when it claims 3D
-    with pytest.raises(MissingCoordinatesError, match="not a real bond length"):
-        read(_depiction("c1ccccc1", "3D").encode(), fmt="sdf")
+def test_2d_drawings_are_told_from_planar_molecules_in_every_format():
+    # SDF drawings are embedded (even when they claim 3D), saying why
+    (s,) = read(_depiction("CCO", "3D").encode(), fmt="sdf")
+    assert any("4 neighbours in one plane" in w for w in s.warnings) and _is_3d(s)
+    (s,) = read(_depiction("c1ccccc1", "3D").encode(), fmt="sdf")
+    assert any("not a real bond length" in w for w in s.warnings)
     with pytest.raises(MissingCoordinatesError, match="4 neighbours"):  # XYZ: bonds perceived
         read(_flat_xyz(from_smiles("CCO")).encode(), fmt="xyz")
     with pytest.raises(MissingCoordinatesError, match=r"every atom is at \(0, 0, 0\)"):
@@ -139,9 +182,9 @@ def test_bad_smiles_and_failed_embedding(monkeypatch):
     for bad in ["C1CC", "C(C", "CC(C)(C)(C)(C)C", "not a smiles", ""]:
         with pytest.raises(SmilesError):
             from_smiles(bad)
-    import pamnet.io.smiles as smi
+    import pamnet.io.embed as embed
 
-    monkeypatch.setattr(smi.AllChem, "EmbedMolecule", lambda *a, **k: -1)
+    monkeypatch.setattr(embed.AllChem, "EmbedMolecule", lambda *a, **k: -1)
     with pytest.raises(EmbeddingError, match="another seed"):
         from_smiles("CCO")
 

@@ -28,6 +28,13 @@ def read_structures(data: bytes, name: str) -> list[Structure]:
     return pio.read(data, name=name, limits=LIMITS)
 
 
+@st.cache_data(show_spinner="Reading the file (2D records get 3D coordinates)…", max_entries=16)
+def read_records(data: bytes, name: str) -> list[pio.Record]:
+    """One `pamnet.io.Record` per record of an uploaded file: its structure, or why it
+    failed (the others are kept)."""
+    return pio.read_records(data, name=name, limits=LIMITS)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def structure_from_smiles(smiles: str) -> Structure:
     """A 3D structure built from one SMILES string (never read as a file path)."""

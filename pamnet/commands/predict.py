@@ -17,22 +17,27 @@ def register(sub) -> None:
         parents=[DEVICE],
         help="predict properties of structures with a checkpoint",
         description="Predict with a shipped or fine-tuned checkpoint (default: the QM9 model). "
-        "Files may hold several structures (multi-record SDF, multi-frame XYZ). Under "
+        "Every record of every input gives one row, in order: files first, then --smiles; "
+        "a record that cannot be used is a failed row with its reason. 2D SDF/MOL/MOL2 "
+        "records get 3D coordinates from their connection table. Under "
         "`torchrun --nproc_per_node N -m pamnet predict ...` the library is split by rank "
         "(Gloo on CPU, NCCL on GPUs) and rank 0 writes every result in input order.",
     )
     p.add_argument(
-        "files",
+        "inputs",
         nargs="*",
-        help="structure files (xyz, sdf, mol, mol2, pdb, cif, smi) or tables of SMILES "
-        "(csv, tsv; see --smiles-col)",
+        metavar="FILE_OR_SMILES",
+        help="structure files (xyz, sdf, mol, mol2, pdb, cif, smi), tables of SMILES "
+        "(csv, tsv; see --smiles-col), SMILES strings, or - for standard input",
     )
     p.add_argument(
         "--smiles",
+        action="extend",
         nargs="+",
         default=[],
         metavar="S",
-        help="SMILES strings (3D built for you); put FILES before --smiles",
+        help="SMILES strings (3D built for you); repeat it or give several; "
+        "files may come before or after",
     )
     p.add_argument(
         "--smiles-col",
@@ -51,9 +56,10 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--format",
-        choices=("csv", "json", "sdf"),
+        choices=("table", "csv", "json", "sdf"),
         default=None,
-        help="default: from -o's extension, else csv",
+        help="default: from -o's extension (csv, json, sdf); without -o a readable table "
+        "on a terminal, CSV when the output is piped",
     )
     p.add_argument(
         "--json", dest="format", action="store_const", const="json", help="same as --format json"
@@ -68,39 +74,39 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _output_format(args) -> str:
+    if args.format:
+        return args.format
+    if args.output:
+        return {".json": "json", ".sdf": "sdf"}.get(Path(args.output).suffix.lower(), "csv")
+    return "table" if sys.stdout.isatty() else "csv"
+
+
 def run(args) -> int:
     from pamnet import registry
-    from pamnet.errors import PamnetError
     from pamnet.finetune.shard import gather, leave, shard
-    from pamnet.io import read
+    from pamnet.io import Record
     from pamnet.predict import Prediction, Predictor, to_frame, to_sdf
     from pamnet.text import csv_safe
 
-    if not args.files and not args.smiles:
-        print("error: give structure FILES and/or --smiles S", file=sys.stderr)
+    if not args.inputs and not args.smiles:
+        print(
+            "error: give structure FILES, SMILES, - (standard input) or --smiles S", file=sys.stderr
+        )
         return 2
-    fmt = args.format or {".json": "json", ".sdf": "sdf"}.get(
-        Path(args.output or "").suffix.lower(), "csv"
-    )
+    fmt = _output_format(args)
     _, device = _distributed(args.device)
-    items: list = []  # structures and SMILES; a _Failed for what could not be read
+    items: list = []  # Records, SMILES, and a _Failed for an input that could not be read
     names: list = []  # a table's --name-col value per item, else None
-    for path in args.files:
-        try:
-            if Path(path).suffix.lower() in TABLE_SUFFIXES:
-                rows = _table_rows(path, args.smiles_col, args.name_col)
-                items.extend(smiles for smiles, _ in rows)
-                names.extend(name for _, name in rows)
-                continue
-            structures = read(path)
-        except PamnetError as exc:
-            structures = [_Failed(Path(path).name, str(exc))]
-        items.extend(structures)
-        names.extend([None] * len(structures))
-    items.extend(args.smiles)
-    names.extend([None] * len(args.smiles))
+    for source in args.inputs:
+        _gather(source, args, items, names, positional=True)
+    for source in args.smiles:
+        _gather(source, args, items, names, positional=False)
     # no --checkpoint: the MMFF-trained model when every input is built from SMILES
-    geometry = registry.input_geometry(it for it in items if not isinstance(it, _Failed))
+    usable = (it.structure if isinstance(it, Record) else it for it in items)
+    geometry = registry.input_geometry(
+        it for it in usable if it is not None and not isinstance(it, _Failed)
+    )
     predictor = Predictor.from_name(args.checkpoint or registry.default_name(geometry), device)
     lm = predictor.loaded
     items = [
@@ -130,22 +136,131 @@ def run(args) -> int:
         text = json.dumps([p.to_dict(attention=args.attention) for p in preds], indent=1)
     elif fmt == "sdf":
         text = to_sdf(preds)
+    elif fmt == "table":
+        text = readable_table(preds)
     else:
         text = csv_safe(to_frame(preds)).to_csv(index=False)
     if args.output:
         Path(args.output).write_text(text)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()  # before the summary on stderr
     n_bad = sum(not p.ok for p in preds)
     print(
         f"{len(preds) - n_bad} predicted, {n_bad} failed on {predictor.device_name} "
         f"with {predictor.loaded.path}",
         file=sys.stderr,
     )
-    for p in preds:
-        if not p.ok:
-            print(f"  {p.name}: {p.error}", file=sys.stderr)
+    if fmt != "table":  # the table lists them already
+        for p in preds:
+            if not p.ok:
+                print(f"  {p.name}: {p.error}", file=sys.stderr)
     return 0 if n_bad < len(preds) else 1
+
+
+def _gather(source: str, args, items: list, names: list, positional: bool) -> None:
+    """Append the items of one input: every record of a file (or of standard input),
+    every row of a table, or one SMILES; a _Failed for an input that cannot be read.
+    A positional input that is not a file is a SMILES unless it has a file's extension;
+    a --smiles value is a SMILES unless it names a file."""
+    from pamnet.errors import PamnetError
+    from pamnet.io import FORMATS, format_of, read_records
+
+    path = Path(source).expanduser()
+    is_file = source != "-" and _is_file(path)
+    if source != "-" and not is_file:
+        known = format_of(source) in FORMATS and format_of(source) != "smiles"
+        if positional and (known or path.suffix.lower() in TABLE_SUFFIXES):
+            items.append(_Failed(path.name, f"no such file: {source[:200]}; check the path"))
+            names.append(None)
+            return
+        items.append(source)  # a SMILES string, embedded by the predictor
+        names.append(None)
+        return
+    label = "stdin" if source == "-" else path.name
+    try:
+        if source == "-":
+            data = _stdin_bytes()
+            if _looks_like_table(data):
+                rows = _table_rows(data, "stdin.csv", args.smiles_col, args.name_col)
+                items.extend(smiles for smiles, _ in rows)
+                names.extend(name for _, name in rows)
+                return
+            records = read_records(data, name=label)
+        elif path.suffix.lower() in TABLE_SUFFIXES:
+            rows = _table_rows(path, path.name, args.smiles_col, args.name_col)
+            items.extend(smiles for smiles, _ in rows)
+            names.extend(name for _, name in rows)
+            return
+        else:
+            records = read_records(path)
+    except PamnetError as exc:
+        records = [_Failed(label, str(exc))]
+    items.extend(records)
+    names.extend([None] * len(records))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # e.g. a SMILES too long to be a file name
+        return False
+
+
+def _stdin_bytes() -> bytes:
+    from pamnet.errors import TooLargeError
+    from pamnet.io import Limits
+
+    limit = Limits().max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise TooLargeError(f"standard input is over the {limit / 1e6:.0f} MB limit; split it")
+    return data
+
+
+def _looks_like_table(data: bytes) -> bool:
+    """A CSV/TSV with a SMILES column header (rather than a .smi list or a structure file)."""
+    from pamnet.tables import guess_smiles_column
+
+    first = data[:2000].decode("utf-8", "replace").lstrip().split("\n", 1)[0]
+    for sep in (",", "\t"):
+        if sep in first and guess_smiles_column([c.strip() for c in first.split(sep)]):
+            return True
+    return False
+
+
+def readable_table(preds) -> str:
+    """Predictions for people: one row per structure, values to 4 significant digits with
+    units in the header, wrapped to the terminal's width; warnings and failures below."""
+    import shutil
+
+    import pandas as pd
+
+    rows = []
+    for k, p in enumerate(preds, start=1):
+        row = {"#": k, "name": _short(p.name, 28), "atoms": p.n_atoms or ""}
+        for t in p.targets:
+            unit = p.units.get(t, "")
+            value = p.values.get(t)
+            row[f"{t} [{unit}]" if unit else t] = "" if value is None else f"{value:.4g}"
+        row["status"] = (
+            "failed" if not p.ok else (f"{len(p.warnings)} note(s)" if p.warnings else "ok")
+        )
+        rows.append(row)
+    width = shutil.get_terminal_size((120, 24)).columns
+    lines = [pd.DataFrame(rows).to_string(index=False, line_width=width)]
+    notes = [(k, p) for k, p in enumerate(preds, start=1) if p.warnings or not p.ok]
+    if notes:
+        lines.append("")
+    for k, p in notes:
+        for why in [p.error] if not p.ok else p.warnings:
+            lines.append(f"#{k} {_short(p.name, 28)}: {why}")
+    return "\n".join(lines) + "\n"
+
+
+def _short(text: str, n: int) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 class _Failed(NamedTuple):
@@ -153,12 +268,13 @@ class _Failed(NamedTuple):
     error: str
 
 
-def _table_rows(path: str, column: str | None, name_column: str | None) -> list[tuple]:
-    """(SMILES, name or None) per row of a table; every rank embeds only its own share."""
+def _table_rows(source, label: str, column: str | None, name_column: str | None) -> list[tuple]:
+    """(SMILES, name or None) per row of a table (a path or bytes); every rank embeds only
+    its own share."""
     from pamnet.errors import DataError
     from pamnet.tables import guess_smiles_column, read_table, smiles_column
 
-    table = read_table(path)
+    table = read_table(source, label) if isinstance(source, bytes) else read_table(source)
     column = column or guess_smiles_column(table.columns)
     if column is None:
         raise DataError(

@@ -13,13 +13,19 @@ import os
 import re
 from pathlib import Path
 
-from pamnet.errors import EmptyInputError, InputNotFoundError, UnsupportedFormatError
+from pamnet.errors import (
+    EmptyInputError,
+    InputNotFoundError,
+    StructureError,
+    UnsupportedFormatError,
+)
 from pamnet.io._rdkit import structure_to_mol as to_rdkit
 from pamnet.io._text import Limits, check_size, decode, decompress, read_bytes, split_lines
 from pamnet.io.checks import check_structure
 from pamnet.io.mmcif import read_mmcif
 from pamnet.io.mol2 import read_mol2
 from pamnet.io.pdb import format_pdb, read_pdb
+from pamnet.io.records import Record
 from pamnet.io.sdf import format_sdf, read_sdf
 from pamnet.io.smiles import MAX_SMILES_ATOMS, from_smiles, read_smiles
 from pamnet.io.xyz import format_xyz, read_xyz
@@ -39,8 +45,10 @@ __all__ = [
     "Structure",
     "format_of",
     "from_smiles",
+    "Record",
     "read",
     "read_file_or_smiles",
+    "read_records",
     "read_one",
     "to_rdkit",
     "write",
@@ -94,12 +102,32 @@ def read(
     fmt: str | None = None,
     name: str | None = None,
     limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    **options,
+) -> list[Structure]:
+    """Every structure in a file, in bytes, or (fmt='smiles') in a SMILES string; the
+    first record that cannot be read raises its error. `read_records` keeps going
+    instead (one `Record` per record, failed ones with their reason). Options as there."""
+    return [r.unwrap() for r in read_records(source, fmt, name, limits, **options)]
+
+
+def read_records(
+    source: str | os.PathLike | bytes,
+    fmt: str | None = None,
+    name: str | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
     *,
     charge: int | None = None,
     all_models: bool = False,
     seed: int = 0,
-) -> list[Structure]:
-    """Every structure in a file, in bytes, or (fmt='smiles') in a SMILES string.
+) -> list[Record]:
+    """One `Record` per record of a file, of bytes, or (fmt='smiles') of a SMILES
+    string, in order: its `structure`, or the typed `error` that kept it out (a bad
+    SDF/MOL2 record or .smi line fails alone). Problems of the file as a whole (not
+    found, too large, unknown format, unreadable text, no records; a PDB, mmCIF or
+    XYZ that does not parse) raise their `StructureError`.
+
+    Records with 2D coordinates or none (SDF/MOL, MOL2) get 3D built from their
+    connection table, RDKit ETKDG + MMFF94, with a note in `warnings`.
 
     source: path, bytes (e.g. an upload), or a SMILES string with fmt='smiles'
     (a `str` is then never opened as a file; pass a Path to read a .smi file).
@@ -122,7 +150,7 @@ def read(
         if fmt == "smiles" and isinstance(source, str):
             limit = min(limits.max_atoms, MAX_SMILES_ATOMS)
             s = from_smiles(str(source), seed=seed, name=name, max_atoms=limit)
-            return [check_structure(s, limits)]
+            return [Record.of(1, check_structure(s, limits))]
         if not _is_file(path):
             raise InputNotFoundError(
                 f"no such file: {str(source)[:200]}; check the path "
@@ -140,10 +168,19 @@ def read(
                 f"cannot tell the format of {label}; give a file extension or "
                 f"fmt= one of {', '.join(FORMATS)}"
             )
-    structures = _dispatch(text, fmt, label, limits, charge, all_models, seed)
-    if not structures:
+    items = _dispatch(text, fmt, label, limits, charge, all_models, seed)
+    if not items:
         raise EmptyInputError(f"{label} holds no structures; give a file with at least one atom")
-    return [check_structure(s, limits) for s in structures]
+    records = []
+    for k, item in enumerate(items, start=1):
+        if isinstance(item, Record):
+            records.append(item)
+            continue
+        try:
+            records.append(Record.of(k, check_structure(item, limits)))
+        except StructureError as exc:
+            records.append(Record.failed(k, item.name, item.source or f"{label}#{k}", exc))
+    return records
 
 
 def read_file_or_smiles(source: str | os.PathLike, fmt: str | None = None, **options):
@@ -168,7 +205,7 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _dispatch(text, fmt, label, limits, charge, all_models, seed) -> list[Structure]:
+def _dispatch(text, fmt, label, limits, charge, all_models, seed) -> list[Structure | Record]:
     if fmt == "smiles":
         return read_smiles(text, label, limits, seed=seed)
     if fmt == "cif":
@@ -177,9 +214,9 @@ def _dispatch(text, fmt, label, limits, charge, all_models, seed) -> list[Struct
     if fmt == "xyz":
         return read_xyz(lines, label, limits, charge=charge)
     if fmt == "sdf":
-        return read_sdf(lines, label, limits)
+        return read_sdf(lines, label, limits, seed=seed)
     if fmt == "mol2":
-        return read_mol2(lines, label, limits)
+        return read_mol2(lines, label, limits, seed=seed)
     if fmt == "pdb":
         return read_pdb(lines, label, limits, all_models=all_models)
     raise UnsupportedFormatError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -77,6 +77,24 @@ def drawing_2d(s: Structure) -> str | None:
     return None
 
 
+def why_not_3d(s: Structure, marked: str = "") -> str | None:
+    """Why a record with a connection table is a drawing, not a 3D geometry: no
+    coordinates, `marked` '2D' (an SDF header's dimension code), or flat and either
+    without hydrogens (a sketch, unless marked '3D') or drawn (`drawing_2d`); else None."""
+    dim = marked.strip().upper()
+    if s.n_atoms >= 2 and not s.coords.any():
+        return "no coordinates (every atom at 0, 0, 0)"
+    if dim == "2D" and not (s.n_atoms >= 3 and np.ptp(s.coords[:, 2]) > 0):
+        return "2D coordinates (marked 2D)"
+    if is_flat(s.coords):
+        if dim != "3D" and "H" not in s.elements:
+            return "2D coordinates (flat, no hydrogens)"
+        drawn = drawing_2d(s)
+        if drawn:
+            return f"2D coordinates ({drawn})"
+    return None
+
+
 def check_3d(s: Structure, where: str) -> Structure:
     """`MissingCoordinatesError` for a flat 2D drawing (see `drawing_2d`); a
     flat structure that looks like a real planar molecule gets a warning instead."""

@@ -11,8 +11,11 @@ import re
 
 import numpy as np
 
-from pamnet.errors import ParseError
+from pamnet.errors import ParseError, StructureError
 from pamnet.io._text import Limits, check_atoms
+from pamnet.io.checks import why_not_3d
+from pamnet.io.embed import rebuild_3d, table_mol
+from pamnet.io.records import Record
 from pamnet.io.residues import role_of
 from pamnet.rdkit_bonds import AROMATIC
 from pamnet.structure import Structure, element_or_error, normalize_element
@@ -22,17 +25,30 @@ _SUBST = re.compile(r"^([A-Za-z]+?)(-?\d+)?$")
 _DOUBLE_BONDS_TO_OCO2 = {"C": 1, "P": 1, "S": 2, "N": 1}
 
 
-def read_mol2(lines: list[str], source: str, limits: Limits) -> list[Structure]:
-    """Every @<TRIPOS>MOLECULE block of the file."""
+def read_mol2(
+    lines: list[str], source: str, limits: Limits, seed: int = 0
+) -> list[Structure | Record]:
+    """Every @<TRIPOS>MOLECULE block of the file; one that cannot be read is a failed
+    `Record` in its place. Molecules drawn flat or without coordinates get 3D
+    embedded from their atoms and bonds (`embed`)."""
     starts = [i for i, x in enumerate(lines) if x.strip().upper() == "@<TRIPOS>MOLECULE"]
     if not starts:
         raise ParseError(
             "no @<TRIPOS>MOLECULE section; is this a MOL2 file?", line=1, source=source
         )
     ends = starts[1:] + [len(lines)]
-    return [
-        _molecule(lines, a, b, source, k + 1, limits) for k, (a, b) in enumerate(zip(starts, ends))
-    ]
+    out: list[Structure | Record] = []
+    for k, (a, b) in enumerate(zip(starts, ends), start=1):
+        try:
+            s = _molecule(lines, a, b, source, k, limits)
+            why = why_not_3d(s) if "molecule" in s.roles[:1] else None
+            if why:
+                s = rebuild_3d(s, table_mol(s, s.source), why, seed, max_atoms=limits.max_atoms)
+            out.append(s)
+        except StructureError as exc:
+            title = lines[a + 1].strip()[:80] if a + 1 < b else ""
+            out.append(Record.failed(k, title, f"{source}#{k}", exc))
+    return out
 
 
 def _sections(lines, a, b) -> dict[str, tuple[int, int]]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pamnet.errors import MissingCoordinatesError, ParseError
-from pamnet.io._rdkit import mol_from_bonds
+from pamnet.errors import ParseError, StructureError
+from pamnet.io._rdkit import mol_from_bonds, quiet
 from pamnet.io._text import Limits, check_atoms
-from pamnet.io.checks import is_flat
+from pamnet.io.checks import why_not_3d
+from pamnet.io.embed import rebuild_3d, table_mol
+from pamnet.io.records import Record
 from pamnet.rdkit_bonds import AROMATIC, bonds_of
 from pamnet.structure import Structure, element_or_error
 from pamnet.text import sdf_key, sdf_line
@@ -18,14 +20,23 @@ GEOMETRY_KINDS = ("dft", "mmff", "uff", "etkdg", "xtb", "file")  # written on he
 _ORDER = {1: 1.0, 2: 2.0, 3: 3.0, 4: AROMATIC}  # 5-8 are query types: order unknown (0)
 
 
-def read_sdf(lines: list[str], source: str, limits: Limits) -> list[Structure]:
-    """Every record of an SDF (records end with '$$$$'; a MOL file is one record)."""
-    out: list[Structure] = []
+def read_sdf(
+    lines: list[str], source: str, limits: Limits, seed: int = 0
+) -> list[Structure | Record]:
+    """Every record of an SDF (records end with '$$$$'; a MOL file is one record); a
+    record that cannot be read is a failed `Record` in its place. Records with 2D
+    coordinates or none get 3D embedded from their connection table (`embed`)."""
+    out: list[Structure | Record] = []
     start = 0
     for i, line in enumerate(lines + ["$$$$"]):
         if line.startswith("$$$$"):
             if any(x.strip() for x in lines[start:i]):
-                out.append(_record(lines, start, i, source, len(out) + 1, limits))
+                k = len(out) + 1
+                try:
+                    out.append(_record(lines, start, i, source, k, limits, seed))
+                except StructureError as exc:
+                    title = lines[start].strip()[:80]
+                    out.append(Record.failed(k, title, f"{source}#{k}", exc))
             start = i + 1
     return out
 
@@ -39,7 +50,7 @@ def _num(text: str, kind, line: int, source: str, what: str):
         ) from None
 
 
-def _record(lines, start, end, source, k, limits) -> Structure:
+def _record(lines, start, end, source, k, limits, seed) -> Structure:
     rec = lines[start:end]
     if len(rec) < 4:
         raise ParseError(
@@ -54,11 +65,10 @@ def _record(lines, start, end, source, k, limits) -> Structure:
         parsed = _v2000(rec, start, source, limits)
     elements, coords, bonds, orders, charges, m_end = parsed
     where = f"{source}#{k}"
-    _check_3d(rec[1], elements, coords, where)
     props = _properties(rec, m_end)
     name = rec[0].strip()
     comment = rec[2].strip().lower()
-    return Structure(
+    s = Structure(
         elements=elements,
         coords=coords,
         bonds=bonds,
@@ -70,19 +80,23 @@ def _record(lines, start, end, source, k, limits) -> Structure:
         smiles=props.get("smiles"),
         geometry=comment if comment in GEOMETRY_KINDS else "file",
     )
+    why = why_not_3d(s, marked=rec[1][20:22])
+    if why is None:
+        return s
+    return rebuild_3d(s, _table_mol(rec, s, where), why, seed=seed, max_atoms=limits.max_atoms)
 
 
-def _check_3d(program_line: str, elements: list[str], coords: np.ndarray, where: str) -> None:
-    """A record marked 2D, or flat with no hydrogens and not marked 3D (a sketch);
-    other flat records are judged by `checks.check_3d` like every format."""
-    flat = is_flat(coords)
-    dim = program_line[20:22].upper()
-    if dim == "2D" or (flat and dim != "3D" and "H" not in elements):
-        raise MissingCoordinatesError(
-            f"{where} has 2D coordinates ({'marked 2D' if dim == '2D' else 'flat, no hydrogens'}); "
-            "PAMNet needs 3D. Generate 3D coordinates (e.g. give the SMILES, we embed it) "
-            "and try again"
-        )
+def _table_mol(rec: list[str], s: Structure, where: str):
+    """The record's connection table as a sanitized RDKit mol: RDKit's own MOL reader
+    (stereo from wedges and parities), else our parse of atoms, bonds and charges."""
+    from rdkit import Chem
+
+    with quiet():
+        try:
+            mol = Chem.MolFromMolBlock("\n".join(rec), sanitize=True, removeHs=False)
+        except Exception:  # noqa: BLE001 - RDKit raises several unrelated types
+            mol = None
+    return table_mol(s, where, read=mol)
 
 
 def _v2000(rec, start, source, limits):

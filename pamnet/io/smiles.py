@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from rdkit import Chem
-from rdkit.Chem import AllChem
 
-from pamnet.errors import EmbeddingError, SmilesError, TooLargeError
+from pamnet.errors import SmilesError, StructureError
 from pamnet.io._rdkit import mol_to_structure, quiet
 from pamnet.io._text import Limits, split_lines
+from pamnet.io.embed import MAX_EMBED_ATOMS, embed_3d, with_hydrogens
+from pamnet.io.records import Record
 from pamnet.structure import Structure
 
-MAX_SMILES_ATOMS = 400  # with hydrogens; embedding takes seconds at ~200 atoms already
-EMBED_TIMEOUT_S = 10  # RDKit's own per-attempt timeout for ETKDG
+MAX_SMILES_ATOMS = MAX_EMBED_ATOMS
 _MAX_SMILES_CHARS = 5000
 
 
@@ -47,15 +47,8 @@ def from_smiles(
         )
     if mol.GetNumAtoms() == 0:
         raise SmilesError(f"the SMILES {text!r} has no atoms")
-    molh = Chem.AddHs(mol)
-    if molh.GetNumAtoms() > max_atoms:
-        raise TooLargeError(
-            f"the SMILES has {molh.GetNumAtoms()} atoms with hydrogens, over the "
-            f"{max_atoms} we embed in 3D; give 3D coordinates as SDF/PDB instead"
-        )
-    geometry = _embed(molh, seed, text)
-    if optimize:
-        geometry = _optimize(molh) or geometry
+    molh = with_hydrogens(mol, f"the SMILES {text[:60]!r}", max_atoms)
+    geometry = embed_3d(molh, seed, repr(text[:60]), optimize=optimize)
     canonical = Chem.MolToSmiles(mol)
     return mol_to_structure(
         molh,
@@ -67,44 +60,10 @@ def from_smiles(
     )
 
 
-def _embed(molh: Chem.Mol, seed: int, text: str) -> str:
-    params = AllChem.ETKDGv3()
-    params.randomSeed = int(seed) & 0x7FFFFFFF
-    params.numThreads = 1
-    params.timeout = EMBED_TIMEOUT_S
-    with quiet():
-        try:
-            cid = AllChem.EmbedMolecule(molh, params)
-            if cid < 0:
-                params.useRandomCoords = True
-                cid = AllChem.EmbedMolecule(molh, params)
-        except Exception as exc:
-            raise EmbeddingError(f"RDKit failed to embed {text!r} in 3D: {exc}") from exc
-    if cid < 0:
-        raise EmbeddingError(
-            f"RDKit found no 3D coordinates for {text!r} (strained or contradictory "
-            "stereochemistry?); try another seed, or give 3D coordinates as SDF"
-        )
-    return "etkdg"
-
-
-def _optimize(molh: Chem.Mol) -> str | None:
-    with quiet():
-        try:
-            if AllChem.MMFFHasAllMoleculeParams(molh):
-                AllChem.MMFFOptimizeMolecule(molh, maxIters=500)
-                return "mmff"
-            if AllChem.UFFHasAllMoleculeParams(molh):
-                AllChem.UFFOptimizeMolecule(molh, maxIters=500)
-                return "uff"
-        except Exception:  # keep the ETKDG geometry if the force field fails
-            return None
-    return None
-
-
-def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[Structure]:
-    """A .smi file: one 'SMILES [name]' per line; '#' comments and blank lines skipped."""
-    out = []
+def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[Structure | Record]:
+    """A .smi file: one 'SMILES [name]' per line; '#' comments and blank lines skipped.
+    A line that cannot be parsed or embedded is a failed `Record` in its place."""
+    out: list[Structure | Record] = []
     for lineno, line in enumerate(split_lines(text), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -112,15 +71,16 @@ def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[S
         parts = stripped.split(None, 1)
         if lineno == 1 and parts[0].upper() in ("SMILES", "SMI"):
             continue  # header line
+        name = parts[1].strip() if len(parts) > 1 else None
+        k = len(out) + 1
         try:
             s = from_smiles(
-                parts[0],
-                seed=seed,
-                name=parts[1].strip() if len(parts) > 1 else None,
-                max_atoms=min(MAX_SMILES_ATOMS, limits.max_atoms),
+                parts[0], seed=seed, name=name, max_atoms=min(MAX_SMILES_ATOMS, limits.max_atoms)
             )
-        except SmilesError as exc:
-            raise SmilesError(f"{source}:{lineno}: {exc}") from exc
-        s.source = f"{source}#{len(out) + 1}"
+        except StructureError as exc:
+            err = type(exc)(f"{source}:{lineno}: {exc}")
+            out.append(Record.failed(k, name or parts[0][:60], f"{source}#{k}", err))
+            continue
+        s.source = f"{source}#{k}"
         out.append(s)
     return out
