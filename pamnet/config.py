@@ -40,6 +40,9 @@ class ModelConfig:
     cutoff_g: float = 5.0
     num_targets: int = 1
     num_atom_types: int = 5  # embedding rows: molecule H,C,N,O,F; RNA C,N,O
+    # molecule mode: the element of each embedding row, in order (None: QM9's H, C, N, O,
+    # F); when given, num_atom_types is its length. See `pamnet.featurize.ORGANIC`.
+    elements: tuple[str, ...] | None = None
     atom_feat_dim: int = 18  # complex mode: per-atom features fed to a Linear
     flow: str = "source_to_target"  # global layer; the official RNA model used target_to_source
     knn_k: int = 50  # RNA mode: kNN graph (self included) before both cutoffs
@@ -51,6 +54,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.task not in TASK_NAMES:
             raise ConfigError(f"task must be one of {TASK_NAMES}, got {self.task!r}")
+        if self.elements is not None:
+            self._check_elements()
         if self.variant not in VARIANTS:
             raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.variant == "PAMNet_s" and self.task != "molecule":
@@ -76,6 +81,24 @@ class ModelConfig:
             )
         if self.flow not in ("source_to_target", "target_to_source"):
             raise ConfigError(f"unknown flow {self.flow!r}")
+
+    def _check_elements(self) -> None:
+        from pamnet.structure import ATOMIC_NUMBERS
+
+        if self.task != "molecule":
+            raise ConfigError("elements= is for molecule mode; other tasks have fixed inputs")
+        els = self.elements
+        if isinstance(els, str) or not all(isinstance(e, str) for e in els):
+            raise ConfigError(f"elements must be a list of element symbols, got {els!r}")
+        els = tuple(els)
+        bad = [e for e in els if e not in ATOMIC_NUMBERS]
+        if bad or len(set(els)) != len(els) or not 1 <= len(els) <= BOUNDS["num_atom_types"][1]:
+            raise ConfigError(
+                f"elements must be distinct element symbols (at most "
+                f"{BOUNDS['num_atom_types'][1]}), got {list(els)[:20]!r}"
+            )
+        object.__setattr__(self, "elements", els)
+        object.__setattr__(self, "num_atom_types", len(els))
 
     @property
     def estimated_parameters(self) -> int:

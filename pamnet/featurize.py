@@ -33,6 +33,9 @@ from pamnet.io.residues import ADDITIVES
 from pamnet.structure import Structure
 
 QM9_TYPES = {"H": 0, "C": 1, "N": 2, "O": 3, "F": 4}
+# Elements a molecule-mode model can be given (fine-tunes, new models): QM9's five first,
+# so a QM9 model's rows keep their indices when its table is extended.
+ORGANIC = ("H", "C", "N", "O", "F", "B", "Si", "P", "S", "Cl", "Br", "I", "Se")
 RNA_TYPES = {"C": 0, "N": 1, "O": 2}
 # Whole residues with an atom this far beyond the pocket cutoff are featurised, so
 # every bonded neighbour of a pocket atom (bonds <= ~2.5 Å) is present.
@@ -44,19 +47,18 @@ def _tensor_pos(coords: np.ndarray) -> torch.Tensor:
 
 
 # --- molecule ---------------------------------------------------------------
-def molecule_input(s: Structure) -> GraphInput:
-    """QM9 mode: atom_type [N] (H,C,N,O,F = 0..4), bond_index [2, 2B], part 0, sign +1."""
+def molecule_input(s: Structure, elements: tuple[str, ...] | None = None) -> GraphInput:
+    """QM9 mode: atom_type [N] (index in `elements`, default QM9's H,C,N,O,F = 0..4),
+    bond_index [2, 2B], part 0, sign +1."""
+    table = {e: k for k, e in enumerate(elements)} if elements else QM9_TYPES
     for i, el in enumerate(s.elements):
-        if el not in QM9_TYPES:
-            raise UnsupportedElementError(
-                f"QM9 models know H, C, N, O, F; this structure has {el} at atom {i + 1} "
-                "(1-based). Use a model trained on other elements, or remove that atom"
-            )
+        if el not in table:
+            raise UnsupportedElementError(unknown_element_message(el, i, tuple(table)))
     n = s.n_atoms
     bond_index = s.bond_index()
     return GraphInput(
         pos=_tensor_pos(s.coords),
-        atom_type=torch.tensor([QM9_TYPES[e] for e in s.elements], dtype=torch.long),
+        atom_type=torch.tensor([table[e] for e in s.elements], dtype=torch.long),
         bond_index=torch.as_tensor(bond_index, dtype=torch.long),
         part=torch.zeros(n, dtype=torch.long),
         sign=torch.ones(n, dtype=torch.get_default_dtype()),
@@ -68,7 +70,24 @@ def molecule_input(s: Structure) -> GraphInput:
             "formula": s.formula,
             "smiles": s.smiles,
             "bonds_from": "file" if s.bonds is not None else "perceived",
+            "elements": list(s.elements),
         },
+    )
+
+
+def unknown_element_message(element: str, i: int, known: tuple[str, ...]) -> str:
+    """Why a molecule model cannot take `element` (atom i, 0-based), and what to do."""
+    head = f"this model knows {', '.join(known)}; the structure has {element} at atom {i + 1} (1-based)"
+    if element not in ORGANIC:
+        return (
+            f"{head}. Molecule models here cover {', '.join(ORGANIC)}; "
+            f"remove the {element} atom, or use complex mode for metal sites"
+        )
+    qm9 = "it was trained on QM9, which has only H, C, N, O, F" if known == tuple(QM9_TYPES) else ""
+    return (
+        f"{head}{'; ' + qm9 if qm9 else ''}. To predict for molecules with {element}, fine-tune "
+        f"on data that has them: `pamnet finetune --data your.csv --target y` adds "
+        f"{element} to the model's elements (any of {', '.join(ORGANIC[5:])})"
     )
 
 
@@ -294,5 +313,6 @@ __all__ = [
     "find_ligand",
     "guess_task",
     "molecule_input",
+    "unknown_element_message",
     "rna_input",
 ]

@@ -21,7 +21,6 @@ from pamnet.checkpoint import LoadedModel
 from pamnet.data import GraphInput, collate
 from pamnet.device import describe, resolve
 from pamnet.errors import PamnetError
-from pamnet.tasks import get_task
 
 # Largest QM9 molecule: 9 heavy atoms (29 atoms with H).
 QM9_MAX_HEAVY = 9
@@ -145,7 +144,7 @@ class Predictor:
             )
         if self.task == "molecule":  # one row per atom: check before featurizing
             self._check_size(structure.n_atoms, structure)
-        inp = get_task(self.task).featurize(structure, **featurize_kw)
+        inp = self.model.task.featurize(structure, **featurize_kw)
         if self.task != "molecule":
             self._check_size(inp.num_atoms, structure)
         elif self._qm9_model:  # over the bonds the model's local graph uses

@@ -170,9 +170,28 @@ def get_task(name: str, knn_k: int | None = None) -> Task:
 
 
 def task_for(config) -> Task:
-    """The task a `ModelConfig` names, with its kNN size (config imports this module, so
-    it is not imported here, not even for the annotation)."""
-    return get_task(config.task, knn_k=config.knn_k)
+    """The task a `ModelConfig` names, with its kNN size and element table (config
+    imports this module, so it is not imported here, not even for the annotation)."""
+    task = get_task(config.task, knn_k=config.knn_k)
+    elements = getattr(config, "elements", None)
+    if elements and task.atom_input == "types":
+        task = replace(
+            task,
+            elements=tuple(elements),
+            featurize=_TypedFeaturizer(task.featurize, tuple(elements)),
+        )
+    return task
+
+
+@dataclass(frozen=True)
+class _TypedFeaturizer:
+    """A task's featurizer with the model's element table (picklable, unlike a lambda)."""
+
+    base: Callable[..., GraphInput]
+    elements: tuple[str, ...]
+
+    def __call__(self, structure, **kw) -> GraphInput:
+        return self.base(structure, elements=self.elements, **kw)
 
 
 def edge_counts(

@@ -52,6 +52,9 @@ def _residue(s, i: int) -> str | None:
 
 
 def _element_guess(inp: GraphInput, task: str, r: int) -> str:
+    named = (inp.meta or {}).get("elements")
+    if named is not None and len(named) == inp.num_atoms:
+        return named[r]
     table = get_task(task).elements
     if inp.atom_type is not None and table is not None:
         t = int(inp.atom_type[r])
