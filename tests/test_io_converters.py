@@ -5,6 +5,7 @@ ligand is what a structural biologist would call the ligand."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pamnet.cli import main
@@ -111,3 +112,121 @@ def test_inspect_a_converter_peptide_exits_0_and_says_what_complex_mode_needs(tm
     assert "protein 31" in out and "ligand" not in out.split("roles")[1].split("\n")[0]
     assert "complex mode needs a ligand" in out and "--ligand" in out
     assert "error" not in out
+
+
+# --- modified residues, caps and ions in real files (MDAnalysis test corpus) ------
+def _corpus():
+    return pytest.importorskip("MDAnalysisTests.datafiles")
+
+
+def test_real_nmr_peptide_with_a_hetatm_modified_residue_is_a_protein():
+    # neopetrosiamide (2JUY): methionine sulfoxide SME written as HETATM, hydrogens and all,
+    # peptide-bonded in the chain; it was picked as the 'ligand' of a complex
+    s = read_one(_corpus().PDB_multiframe)
+    sme = [i for i, r in enumerate(s.residue_names) if r == "SME"]
+    assert len(sme) == 18 and {s.roles[i] for i in sme} == {"protein"}
+    _assert_peptide(s)
+
+
+def test_real_gramicidin_caps_are_part_of_the_peptide():
+    # 1GRM: a formyl cap (ATOM FOR) and an ethanolamine cap (HETATM ETA) on each chain
+    s = read_one(_corpus().PDB_HOLE)
+    assert {r for n, r in zip(s.residue_names, s.roles) if n in ("FOR", "ETA")} == {"protein"}
+    _assert_peptide(s)
+
+
+def test_real_gromos_and_charmm_names():
+    s = read_one(_corpus().TRC_PDB_VAC)  # GROMOS: LYSH, and chloride as CL-
+    assert set(s.roles) == {"protein", "ion"}
+    rna = read_one(_corpus().RNA_PDB)  # CHARMM36: potassium as POT
+    assert {r for n, r in zip(rna.residue_names, rna.roles) if n == "POT"} == {"ion"}
+
+
+def test_real_crystal_structure_with_only_additives_is_a_protein(tmp_path, capsys):
+    # 4E43: glycerol, DMSO, acetate and beta-mercaptoethanol, no ligand
+    s = read_one(_corpus().PDB_full)
+    assert guess_task(s) == "molecule"
+    assert {s.residue_names[i] for i in find_ligand(s)} == {"GOL"}  # asked for: the largest
+    assert main(["inspect", _corpus().PDB_full, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "only crystallisation additives: ACT, BME, DMS, GOL" in out
+
+
+# --- ligand detection ---------------------------------------------------------------
+def _residue(name, num, atoms, origin, chain="B", rec="HETATM", start=100):
+    """Lines of a HETATM residue: atoms = element symbols, laid out 1.4 Å apart."""
+    x0, y0, z0 = origin
+    return [
+        _line(rec, start + k, f"{el}{k + 1}", name, num, (x0 + 1.4 * k, y0, z0), el, chain)
+        for k, el in enumerate(atoms)
+    ]
+
+
+def _with(*residues) -> bytes:
+    body = peptide_pdb().decode().replace("END\n", "")
+    return (body + "\n".join(line for r in residues for line in r) + "\nEND\n").encode()
+
+
+def test_additives_waters_and_ions_are_not_the_ligand_when_a_real_one_is_there():
+    data = _with(
+        _residue("P6G", 1, "COCCOCCOCCOCCOCCOC", (0, 8, 0)),  # a PEG bigger than the ligand
+        _residue("FLC", 2, "CCCCCCOOOOOOO", (0, -8, 0)),  # citrate
+        _residue("NAG", 3, "CCCCCCCCNOOOOO", (0, 0, 8)),  # a glycan on an Asn
+        _residue("SOD", 4, "N", (8, 8, 8)),
+        _residue("HOH", 5, "O", (-8, 8, 8)),
+        _residue("LIG", 6, "CCNCO", (8, 0, 0)),
+    )
+    s = read_one(data, fmt="pdb")
+    assert guess_task(s) == "complex"
+    assert {s.residue_names[i] for i in find_ligand(s)} == {"LIG"}
+    assert {s.roles[i] for i in range(s.n_atoms) if s.residue_names[i] == "SOD"} == {"ion"}
+
+
+def test_a_glycan_alone_is_only_taken_when_asked_for():
+    s = read_one(_with(_residue("NAG", 3, "CCCCCCCCNOOOOO", (0, 0, 8))), fmt="pdb")
+    assert guess_task(s) == "molecule"
+    assert {s.residue_names[i] for i in find_ligand(s)} == {"NAG"}
+
+
+def test_a_covalent_ligand_on_a_side_chain_stays_a_ligand():
+    og = next(xyz for a, r, xyz in _HEAVY if a == "OG")
+    s = read_one(_with(_residue("LIG", 6, "CCO", (og[0], og[1] + 1.43, og[2]))), fmt="pdb")
+    assert guess_task(s) == "complex"
+    assert {s.residue_names[i] for i in find_ligand(s)} == {"LIG"}
+
+
+# --- alternate locations ------------------------------------------------------------
+def test_alternate_locations_keep_one_conformer_per_residue():
+    # per atom, the highest occupancy would take CA and CG from A but CB from B
+    rows = [("N", " ", 1.0), ("CA", "A", 0.5), ("CA", "B", 0.5), ("CB", "A", 0.45),
+            ("CB", "B", 0.55), ("CG", "A", 0.6), ("CG", "B", 0.4)]  # fmt: skip
+    lines = [
+        _line("ATOM", k + 1, a, "LEU", 1, (1.5 * k, 5.0 if alt == "B" else 0.0, 0.0),
+              a[0], altloc=alt, occ=occ)
+        for k, (a, alt, occ) in enumerate(rows)
+    ]  # fmt: skip
+    s = read_one(("\n".join(lines) + "\nEND\n").encode(), fmt="pdb")
+    assert s.atom_names == ["N", "CA", "CB", "CG"]
+    assert np.all(s.coords[:, 1] == 0.0)  # all from conformer A (mean occupancy 0.52)
+
+
+# --- mmCIF --------------------------------------------------------------------------
+def peptide_cif(names=_AMBER, heavy_rec="HETATM") -> bytes:
+    cols = ("group_PDB id type_symbol label_atom_id label_alt_id label_comp_id "
+            "label_asym_id label_entity_id label_seq_id pdbx_PDB_ins_code Cartn_x Cartn_y "
+            "Cartn_z occupancy B_iso_or_equiv auth_seq_id auth_comp_id auth_asym_id "
+            "auth_atom_id pdbx_PDB_model_num").split()  # fmt: skip
+    atoms = [(heavy_rec, a, r, xyz, a[0]) for a, r, xyz in _HEAVY]
+    atoms += [("HETATM", a, r, xyz, "H") for a, r, xyz in _HYDROGENS]
+    rows = [
+        f"{rec} {k + 1} {el} {a} . {names[r]} A 1 {r} ? {x:.3f} {y:.3f} {z:.3f} 1.00 0.00 "
+        f"{r} {names[r]} A {a} 1"
+        for k, (rec, a, r, (x, y, z), el) in enumerate(atoms)
+    ]
+    head = "data_PEP\nloop_\n" + "".join(f"_atom_site.{c}\n" for c in cols)
+    return (head + "\n".join(rows) + "\n").encode()
+
+
+def test_mmcif_peptide_with_hetatm_residues_and_hydrogens_is_a_protein():
+    _assert_peptide(read_one(peptide_cif(_AMBER), fmt="mmcif"))
+    _assert_peptide(read_one(peptide_cif(_STANDARD, heavy_rec="ATOM"), fmt="mmcif"))
