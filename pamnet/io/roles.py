@@ -90,10 +90,11 @@ def _residue_ids(chain, resseq, icode, resname) -> np.ndarray:
 
 def _share_atom_roles(roles, res, hetatm) -> None:
     """HETATM records of a residue that has ATOM records take the ATOM records' role."""
-    mixed = np.intersect1d(res[hetatm], res[~hetatm])
-    for r in mixed.tolist():
-        here = res == r
-        roles[here & hetatm] = roles[np.nonzero(here & ~hetatm)[0][0]]
+    atom = np.nonzero(~hetatm)[0][::-1]
+    first = np.full(res.max() + 1 if len(res) else 0, -1)
+    first[res[atom]] = atom  # reversed: the first ATOM record of each residue wins
+    het = np.nonzero(hetatm & (first[res] >= 0))[0]
+    roles[het] = roles[first[res[het]]]
 
 
 def _backbone_links(roles, res, names, chain, heavy, coords) -> None:
