@@ -29,6 +29,10 @@ class EmptyInputError(StructureError):
     """The input holds no atoms."""
 
 
+class NoLigandError(StructureError):
+    """Complex mode on a structure with no ligand (a protein or peptide alone)."""
+
+
 class EncodingError(StructureError):
     """The bytes are not text in a supported encoding (UTF-8 or Latin-1)."""
 

@@ -25,6 +25,7 @@ from pamnet.atom_features import FEATURE_NAMES, atom_features, gasteiger_charges
 from pamnet.data import GraphInput
 from pamnet.errors import (
     EmptyInputError,
+    NoLigandError,
     StructureError,
     UnsupportedElementError,
 )
@@ -127,13 +128,19 @@ def _residue_keys(s: Structure) -> np.ndarray | None:
 
 def find_ligand(s: Structure, resname: str | None = None) -> np.ndarray:
     """Atom indices of the ligand residue: by name, or the largest HETATM residue that
-    is not water, an ion or (if anything else is there) a crystallisation additive."""
+    is not water, an ion or (if anything else is there) a crystallisation additive.
+    Residues without a heavy atom are never the ligand."""
     keys = _residue_keys(s)
     is_lig = np.array([r == "ligand" for r in s.roles])
+    if keys is not None and is_lig.any():
+        heavy_keys = keys[np.array([e != "H" for e in s.elements]) & is_lig]
+        is_lig &= np.isin(keys, heavy_keys)
     if keys is None or not is_lig.any():
-        raise StructureError(
-            f"{s.name or 'the structure'} has no HETATM ligand; give the ligand as a separate "
-            "file (SDF/MOL2) or name its residue with --ligand"
+        raise NoLigandError(
+            f"{s.name or 'the structure'} has no HETATM ligand (nothing but polymer, water "
+            "and ions): complex mode needs a ligand: name its residue with "
+            "--ligand RESNAME, or give the ligand as its own file (SDF/MOL2: --ligand FILE "
+            "in `pamnet inspect`, `ligand=` in Python)"
         )
     names = {k.rsplit("|", 1)[1] for k in keys[is_lig]}
     candidates = np.unique(keys[is_lig])
@@ -294,11 +301,25 @@ def _three_parts(protein, ligand, pocket, lig_rows, lig_idx, pocket_feat, lig_fe
     )
 
 
+def ligand_residues(s: Structure, additives: bool = False) -> list[str]:
+    """Names of the HETATM residues with a heavy atom that could be the ligand, sorted;
+    crystallisation additives (`ADDITIVES`) only with `additives`."""
+    names = s.residue_names or [""] * s.n_atoms
+    return sorted(
+        {
+            n
+            for r, e, n in zip(s.roles, s.elements, names)
+            if r == "ligand" and e != "H" and (additives or n.upper() not in ADDITIVES)
+        }
+    )
+
+
 # --- dispatch ---------------------------------------------------------------
 def guess_task(s: Structure) -> str:
-    """'complex' for a protein with a HETATM ligand, 'rna' for nucleic acids, else 'molecule'."""
+    """'complex' for a protein with a HETATM ligand (not only crystallisation additives),
+    'rna' for nucleic acids, else 'molecule'."""
     roles = set(s.roles)
-    if "protein" in roles and "ligand" in roles:
+    if "protein" in roles and ligand_residues(s):
         return "complex"
     if "nucleic" in roles and "protein" not in roles:
         return "rna"
@@ -312,6 +333,7 @@ __all__ = [
     "complex_input",
     "find_ligand",
     "guess_task",
+    "ligand_residues",
     "molecule_input",
     "unknown_element_message",
     "rna_input",

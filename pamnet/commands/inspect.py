@@ -103,12 +103,8 @@ def _report(s, args, ligand, resname) -> dict:
     kw = {}
     if task == "complex":
         kw = {"ligand": ligand, "ligand_resname": resname}
-    roles = set(s.roles)
-    if task == "molecule" and roles & {"protein", "nucleic"} and "ligand" not in roles:
-        out["warnings"].append(
-            "a polymer without a ligand: shown as one molecule; complex mode needs a ligand "
-            "(a HETATM residue in the file, --ligand RESNAME, or --ligand FILE)"
-        )
+    if task == "molecule" and ligand is None and {"protein", "nucleic"} & set(s.roles):
+        out["warnings"].append(_no_ligand_note(s))
     try:
         inp = model_input(s, task, **kw)
         out["graph"] = edge_counts(inp, task, cl, cg)
@@ -119,6 +115,18 @@ def _report(s, args, ligand, resname) -> dict:
     except PamnetError as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
     return out
+
+
+def _no_ligand_note(s) -> str:
+    from pamnet.featurize import ligand_residues
+
+    kind = "a protein" if "protein" in s.roles else "a nucleic acid"
+    extra = ligand_residues(s, additives=True)
+    also = f" (only crystallisation additives: {', '.join(extra)})" if extra else ""
+    return (
+        f"{kind} with no ligand{also}: shown as one molecule; complex mode needs a ligand: "
+        "--ligand RESNAME for a HETATM residue in the file, or --ligand FILE (SDF/MOL2)"
+    )
 
 
 def _bonds_from(s) -> str:

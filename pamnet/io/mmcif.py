@@ -2,7 +2,7 @@
 
 gemmi is in requirements.txt; where neither is installed, reading a .cif raises
 UnsupportedFormatError saying what to install. Same conventions as the PDB reader (first model unless
-`all_models`, highest-occupancy alternate location, roles from residue names).
+`all_models`, one conformer per residue, roles per residue: `pamnet.io.roles`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 
 from pamnet.errors import PamnetError, ParseError, UnsupportedFormatError
 from pamnet.io._text import Limits, check_atoms
-from pamnet.io.pdb import _VIRTUAL_SITES, _altloc_keep, _roles, screen_atoms
+from pamnet.io.pdb import _VIRTUAL_SITES, screen_atoms
+from pamnet.io.roles import altloc_keep, residue_roles
 from pamnet.structure import Structure, normalize_element
 
 _LINE = re.compile(r"(?:line\s*|:)(\d+)")
@@ -62,7 +63,7 @@ def read_mmcif(text: str, source: str, limits: Limits, all_models: bool = False)
 def _structure(cols: dict[str, list], source: str) -> Structure:
     a = {k: np.asarray(v) for k, v in cols.items()}
     altloc = np.array([x.strip() for x in cols["altloc"]])
-    keep = _altloc_keep(altloc, a["chain"], a["resseq"], a["icode"], a["name"], a["occ"])
+    keep = altloc_keep(altloc, a["chain"], a["resseq"], a["icode"], a["name"], a["occ"])
     elements = np.array(
         [
             None if str(n).strip().upper() in _VIRTUAL_SITES else normalize_element(str(e))
@@ -88,17 +89,21 @@ def _structure(cols: dict[str, list], source: str) -> Structure:
             source=source,
         )
     a = {k: v[keep] for k, v in a.items()}
+    roles, resname, chain, resseq, icode = residue_roles(
+        resname[keep], a["het"].astype(bool), chain[keep], resseq[keep], icode[keep],
+        names[keep], elements[keep], coords[keep],
+    )  # fmt: skip
     return Structure(
         elements=elements[keep].tolist(),
         warnings=warnings,
         coords=coords[keep],
         formal_charges=np.round(a["charge"].astype(np.float64)).astype(np.int64),
         atom_names=a["name"].tolist(),
-        roles=_roles(a["resname"].astype(str), a["het"].astype(bool)),
-        residue_names=a["resname"].tolist(),
-        residue_numbers=a["resseq"].astype(np.int64),
-        insertion_codes=a["icode"].tolist(),
-        chain_ids=a["chain"].tolist(),
+        roles=roles,
+        residue_names=resname.tolist(),
+        residue_numbers=resseq.astype(np.int64),
+        insertion_codes=icode.tolist(),
+        chain_ids=chain.tolist(),
     )
 
 

@@ -1,9 +1,9 @@
 """PDB files: ATOM/HETATM records parsed column-wise with numpy (10k atoms in ~10 ms).
 
-Alternate locations: one per atom is kept, the highest occupancy (first on ties).
-MODELs: the first by default, all with `all_models=True`. Roles come from residue
-names (`pamnet.io.residues`): protein, nucleic, water, ion; other HETATM residues
-are 'ligand'. Bonds come from CONECT records where the file has them (a bond
+Alternate locations: one conformer per residue, the highest mean occupancy (first on
+ties). MODELs: the first by default, all with `all_models=True`. Roles come from
+residue names (`pamnet.io.residues`): protein, nucleic, water, ion; other HETATM
+residues are 'ligand', except where `pamnet.io.roles` finds them part of the polymer. Bonds come from CONECT records where the file has them (a bond
 listed twice is a double bond); otherwise `bonds` is None.
 """
 
@@ -15,7 +15,8 @@ import numpy as np
 
 from pamnet.errors import ParseError
 from pamnet.io._text import Limits, check_atoms
-from pamnet.io.residues import NUCLEIC, PROTEIN, role_of
+from pamnet.io.residues import NUCLEIC, PROTEIN
+from pamnet.io.roles import altloc_keep, residue_roles
 from pamnet.structure import ATOMIC_NUMBERS, Structure, normalize_element
 
 _WIDTH = 80
@@ -121,7 +122,7 @@ def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
         resseq = np.where(resseq_text == "", "0", resseq_text).astype(np.int64)
     except ValueError:
         resseq = np.array([int(r) if r.lstrip("-").isdecimal() else 0 for r in resseq_text])
-    keep = _altloc_keep(altloc, chain, resseq, icode, names, occupancy)
+    keep = altloc_keep(altloc, chain, resseq, icode, names, occupancy)
     elements = np.array(_elements(_text(m, 76, 78), name_raw, resname), dtype=object)
     known = elements != None  # noqa: E711 - elementwise on an object array
     where = np.char.add("line ", line_no.astype(str))
@@ -144,7 +145,9 @@ def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
             a[idx] for a in (name_raw, names, resname, chain, icode, serial, resseq)
         )
     charges = _charges(_text(m, 78, 80))
-    roles = _roles(resname, hetatm)
+    roles, resname, chain, resseq, icode = residue_roles(
+        resname, hetatm, chain, resseq, icode, names, elements, coords
+    )
     return Structure(
         elements=elements.tolist(),
         coords=coords,
@@ -158,22 +161,6 @@ def _parse_atoms(lines: list[str], rows: np.ndarray, source: str) -> Structure:
         chain_ids=chain.tolist(),
         properties={"_serials": serial},
     )
-
-
-def _altloc_keep(altloc, chain, resseq, icode, names, occupancy) -> np.ndarray:
-    keep = np.ones(len(altloc), dtype=bool)
-    alt = np.nonzero(altloc != "")[0]
-    if len(alt) == 0:
-        return keep
-    best: dict[tuple, int] = {}
-    for i in alt.tolist():
-        key = (chain[i], int(resseq[i]), icode[i], names[i])
-        j = best.get(key)
-        if j is None or occupancy[i] > occupancy[j]:
-            best[key] = i
-    keep[alt] = False
-    keep[list(best.values())] = True
-    return keep
 
 
 def _elements(col, name_raw, resname) -> list[str | None]:
@@ -261,16 +248,6 @@ def _charges(col: np.ndarray) -> np.ndarray:
         if len(value) == 2 and value[0].isdecimal() and value[1] in "+-":
             out[col == value] = int(value[0]) * (1 if value[1] == "+" else -1)
     return out
-
-
-def _roles(resname: np.ndarray, hetatm: np.ndarray) -> list[str]:
-    roles = np.empty(len(resname), dtype=object)
-    key = np.char.add(resname, np.where(hetatm, "|H", "|A"))
-    uniq, inverse = np.unique(key, return_inverse=True)
-    for u, value in enumerate(uniq.tolist()):
-        res, flag = value.rsplit("|", 1)
-        roles[inverse == u] = role_of(res, flag == "H")
-    return roles.tolist()
 
 
 def _conect(lines, conect_rows, serials, source):
