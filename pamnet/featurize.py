@@ -78,17 +78,19 @@ def molecule_input(s: Structure, elements: tuple[str, ...] | None = None) -> Gra
 
 def unknown_element_message(element: str, i: int, known: tuple[str, ...]) -> str:
     """Why a molecule model cannot take `element` (atom i, 0-based), and what to do."""
-    head = f"this model knows {', '.join(known)}; the structure has {element} at atom {i + 1} (1-based)"
+    where = f"the structure has {element} at atom {i + 1} (1-based)"
     if element not in ORGANIC:
         return (
-            f"{head}. Molecule models here cover {', '.join(ORGANIC)}; "
-            f"remove the {element} atom, or use complex mode for metal sites"
+            f"{where}; molecule models here take {', '.join(ORGANIC)}. Remove the "
+            f"{element} atom, or use complex mode for metal sites"
         )
-    qm9 = "it was trained on QM9, which has only H, C, N, O, F" if known == tuple(QM9_TYPES) else ""
+    qm9 = (
+        "; it was trained on QM9, which has only H, C, N, O, F" if known == tuple(QM9_TYPES) else ""
+    )
     return (
-        f"{head}{'; ' + qm9 if qm9 else ''}. To predict for molecules with {element}, fine-tune "
-        f"on data that has them: `pamnet finetune --data your.csv --target y` adds "
-        f"{element} to the model's elements (any of {', '.join(ORGANIC[5:])})"
+        f"this model knows {', '.join(known)}{qm9}, and {where}. To predict for molecules "
+        f"with {element}, fine-tune on data that has them: `pamnet finetune --data your.csv "
+        f"--target y` adds {element} to the model's elements (any of {', '.join(ORGANIC[5:])})"
     )
 
 

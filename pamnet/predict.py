@@ -151,6 +151,18 @@ class Predictor:
             _one_fragment(structure, inp.bond_index.T.cpu().numpy())
         return inp, self.domain_warnings(structure), structure
 
+    def _leave_out_untrained(self, row: Prediction) -> None:
+        """NaN (with a note) for targets whose heads never met the row's elements: a
+        fine-tune that added elements keeps its base's heads for the base's elements."""
+        allowed = self.loaded.metadata.get("target_elements") or {}
+        if not allowed or row.structure is None:
+            return
+        hidden, note = _untrained(allowed, row.targets, row.structure.elements)
+        for t in hidden:
+            row.values[t] = float("nan")
+        if note:
+            row.warnings.append(note)
+
     def _check_size(self, n: int, structure) -> None:
         if n > self.max_atoms:
             from pamnet.errors import TooLargeError
@@ -240,6 +252,7 @@ class Predictor:
             for g, (idx, _) in enumerate(chunk):
                 row = results[idx]
                 row.values = {t: float(values[g, k]) for k, t in enumerate(targets)}
+                self._leave_out_untrained(row)
                 if attention:
                     mask = graph == g
                     row.attention = att[:, mask]
@@ -248,6 +261,20 @@ class Predictor:
             if progress:
                 progress(done, len(results))
         return results
+
+
+def _untrained(allowed: dict, targets, elements) -> tuple[list[str], str]:
+    """Targets whose heads never met some of `elements`, and the note saying so."""
+    present = set(elements)
+    hidden = [t for t in targets if t in allowed and not present <= set(allowed[t])]
+    if not hidden:
+        return [], ""
+    known = allowed[hidden[0]]
+    extra = ", ".join(sorted(present - set(known)))
+    return hidden, (
+        f"not predicted: {', '.join(hidden)}; those heads were trained on molecules of "
+        f"{', '.join(known)} only, and this one has {extra}"
+    )
 
 
 def predict(

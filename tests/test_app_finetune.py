@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/4_Fine-tune.py"
-CSV = b"smiles,solubility,note\nCCO,-0.8,a\nC1CC(,0.1,b\nCCCl,-1.2,c\nCN,x,d\nCO,-0.5,e\n"
+CSV = b"smiles,solubility,note\nCCO,-0.8,a\nC1CC(,0.1,b\nCC[Cu],-1.2,c\nCN,x,d\nCO,-0.5,e\n"
 
 
 @pytest.fixture()
@@ -62,7 +62,7 @@ def test_upload_maps_columns_and_lists_bad_rows(at):
     bad = at.dataframe[1].value
     assert bad["row"].tolist() == [2, 3, 4]
     assert bad["column"].tolist() == ["smiles", "smiles", "solubility"]
-    assert "Cl" in bad["message"][1] and "'x' is not a number" in bad["message"][2]
+    assert "Cu" in bad["message"][1] and "'x' is not a number" in bad["message"][2]
 
 
 def test_start_submits_a_job_and_the_controls_work(at, launched):

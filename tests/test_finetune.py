@@ -121,15 +121,16 @@ def _csv(path: Path, text: str) -> Path:
 def test_bad_csv_rows_are_reported_with_row_and_column(tmp_path):
     path = _csv(
         tmp_path / "d.csv",
-        "smiles,mw,logp\nCCO,4.6,-0.3\nC1CC,3.0,1\nCCCl,5.0,1\nCC,abc,1\nCN,,\nCO,3.2,\n",
+        "smiles,mw,logp\nCCO,4.6,-0.3\nC1CC,3.0,1\nCC[Cu],5.0,1\nCC,abc,1\nCN,,\nCO,3.2,\n"
+        "CCCl,5.0,1\n",
     )
     data = finetune.load_dataset(path, ["mw", "logp"])
-    assert data.rows == [1, 6] and data.task == "molecule" and data.geometry == "mmff"
-    assert data.y.shape == (2, 2) and math.isnan(data.y[1, 1])  # empty cell = missing value
+    assert data.rows == [1, 6, 7] and data.task == "molecule" and data.geometry == "mmff"
+    assert data.y.shape == (3, 2) and math.isnan(data.y[1, 1])  # empty cell = missing value
     got = [(e.row, e.column) for e in data.errors]
     assert got == [(2, "smiles"), (3, "smiles"), (4, "mw"), (5, "mw,logp")]
     messages = [e.message for e in data.errors]
-    assert "RDKit cannot parse" in messages[0] and "Cl" in messages[1]
+    assert "RDKit cannot parse" in messages[0] and "Cu at atom 3" in messages[1]
     assert "'abc' is not a number" in messages[2] and "no target value" in messages[3]
     assert list(data.report().columns) == ["row", "column", "message"]
 
@@ -458,3 +459,68 @@ def test_files_named_in_a_table_resolve_only_inside_its_folder(tmp_path):
         assert str(tmp_path) not in text.replace(str(secret), "")  # the root is never shown
     with pytest.raises(DataError, match="without its folder"):
         finetune.load_dataset(Path(table).read_bytes(), ["pK"], name="t.csv")
+
+
+# --- new elements -----------------------------------------------------------------------------
+HALO = ["CCS", "CSC", "CCl", "ClCCl", "CBr", "CCBr", "CI", "OCCS", "c1ccsc1", "CC(Cl)C", "SCCS"]
+
+
+def test_adding_elements_extends_the_embedding_and_keeps_the_base_rows(fast_base):
+    from pamnet.finetune.elements import GROUP_DONOR, new_rows
+
+    base = load_checkpoint(registry.resolve(fast_base))
+    table = ("H", "C", "N", "O", "F", "S", "Cl")
+    y = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    for how in ("group", "mean", "random"):
+        ad = finetune.adapt(base, ["mw"], y, elements=table, element_init=how)
+        emb, old = ad.model.embeddings.detach(), base.model.embeddings.detach()
+        assert ad.model.config.elements == table and emb.shape[0] == 7
+        assert_close(emb[:5], old, rtol=0, atol=0)
+        if how == "group":  # S from O, Cl from F
+            assert_close(emb[5], old[3]) and assert_close(emb[6], old[4])
+            assert GROUP_DONOR["Br"] == "F"
+        if how == "mean":
+            assert_close(emb[5], old.mean(0))
+        assert len(ad.normalization.atom_ref) == 7 and ad.normalization.atom_ref[6] == [0.0] * 3
+    with pytest.raises(Exception, match="unknown element init"):
+        new_rows(old, table[:5], ("S",), "nearest", emb[5:6])
+    # a QM9-only molecule predicts exactly as before on the kept heads
+    graphs = [random_molecule(4 + i, seed=i) for i in range(3)]
+    before = predict_graphs(base.model, graphs, base.normalization)
+    after = predict_graphs(ad.model, graphs, ad.normalization)
+    assert_close(after[:, :2], before, rtol=0, atol=1e-9)
+
+
+def test_finetune_on_new_elements_learns_them_and_keeps_the_base_for_its_own(fast_base, tmp_path):
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    from pamnet.predict import Predictor
+
+    rows = [f"{s},{Descriptors.MolWt(Chem.MolFromSmiles(s)) / 10:.4f}" for s in SMILES + HALO]
+    data = _csv(tmp_path / "halo.csv", "smiles,mw\n" + "\n".join(rows) + "\n")
+    assert finetune.load_dataset(data, ["mw"]).errors == []  # every row usable: S, Cl, Br, I too
+    groups = ("embeddings", "global", "local", "heads")  # only new rows learn: base kept
+    cfg = FinetuneConfig(
+        data=str(data), targets=["mw"], epochs=6, name="halo", freeze=groups, **FAST
+    )
+    logs = []
+    result = finetune.run(cfg, tmp_path / "run", log=logs.append)
+    assert result.status == "finished"
+    assert any("S, Cl, Br, I added (group init)" in m for m in logs), logs
+    tuned = Predictor.from_name("halo", "cpu")
+    assert tuned.model.config.elements == ("H", "C", "N", "O", "F", "S", "Cl", "Br", "I")
+    base = Predictor.from_name("fast", "cpu")
+    qm9_like = ["CCO", "c1ccncc1", "FC(F)F"]
+    for b, t in zip(base.predict(qm9_like), tuned.predict(qm9_like)):
+        for target in ("homo", "u0"):  # kept heads, H/C/N/O/F molecules: the base's values
+            assert t.values[target] == pytest.approx(b.values[target], rel=1e-6, abs=1e-9)
+        assert math.isfinite(t.values["mw"])
+    (s,) = tuned.predict(["CCSCCl"])
+    assert math.isfinite(s.values["mw"]) and s.ok
+    assert math.isnan(s.values["homo"]) and math.isnan(s.values["u0"])
+    assert any("not predicted: homo, u0" in w and "Cl, S" in w for w in s.warnings), s.warnings
+    (se,) = tuned.predict(["C[Se]C"])  # an element the fine-tune did not add
+    assert "knows H, C, N, O, F, S, Cl, Br, I" in se.error and "fine-tune" in se.error
+    (q,) = base.predict(["CCS"])  # the base still refuses S, saying what to do
+    assert "trained on QM9" in q.error and "pamnet finetune" in q.error

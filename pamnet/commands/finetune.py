@@ -28,7 +28,14 @@ def register(subparsers) -> None:
         "the app) with a model card, unless -o says otherwise.",
     )
     p.add_argument("--data", required=True, help="CSV or SDF file")
-    p.add_argument("--target", nargs="+", required=True, metavar="COL", help="target column(s)")
+    p.add_argument(
+        "--target",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="COL",
+        help="target column(s); repeat it or give several",
+    )
     p.add_argument("--smiles-col", default=None, help="SMILES column (default: found by name)")
     p.add_argument("--protein-col", default=None, help="complex tables: protein file column")
     p.add_argument("--ligand-col", default=None, help="complex tables: ligand file/resname column")
@@ -61,6 +68,13 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--new-heads", action="store_true", help="fresh heads even for targets the base knows"
+    )
+    p.add_argument(
+        "--new-element-init",
+        choices=("group", "mean", "random"),
+        default="group",
+        help="elements the base model lacks (S, Cl, Br, ...) get embedding rows started from "
+        "the lighter element of their group (default), the mean of the base's rows, or random",
     )
     p.add_argument(
         "--unit", action="append", default=[], metavar="COL=UNIT", help="unit of a target"
@@ -110,6 +124,7 @@ def config_from_args(args: argparse.Namespace):
         patience=args.patience,
         freeze=tuple(g.strip() for g in args.freeze.split(",") if g.strip()),
         new_heads=args.new_heads,
+        element_init=args.new_element_init,
         units=parse_units(args.unit),
         device=args.device,
         seed=args.seed,
@@ -133,6 +148,10 @@ def _check(config) -> int:
         seed=config.seed,
     )
     print(f"{len(data.graphs)} of {data.n_rows} rows usable ({data.task} mode)")
+    if data.task == "molecule":
+        from pamnet.finetune.elements import present
+
+        print(f"elements: {', '.join(present(data.graphs))}")
     for e in data.errors:
         print(f"  row {e.row} [{e.column}]: {e.message}")
     return 0

@@ -19,7 +19,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--dataset", default="qm9", choices=["qm9"])
     p.add_argument(
-        "--targets", nargs="+", default=None, help="subset of QM9 targets (default all 12)"
+        "--targets",
+        action="extend",
+        nargs="+",
+        default=None,
+        help="subset of QM9 targets (default all 12)",
     )
     p.add_argument(
         "--geometry",

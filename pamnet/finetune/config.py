@@ -35,6 +35,7 @@ class FinetuneConfig:
     patience: int | None = None  # stop after this many epochs without a 0.01% better val score
     freeze: tuple[str, ...] = ()
     new_heads: bool = False
+    element_init: str = "group"  # new elements' embedding rows: group, mean or random
     units: dict = field(default_factory=dict)
     device: str = "auto"
     seed: int = 0  # new heads / fresh weights, batch order, SMILES embedding
@@ -52,6 +53,8 @@ class FinetuneConfig:
             raise ConfigError(f"unknown --freeze groups {sorted(unknown)}; use {FREEZE_GROUPS}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ConfigError("epochs and batch size must be positive, lr > 0")
+        if self.element_init not in ("group", "mean", "random"):
+            raise ConfigError("--new-element-init must be group, mean or random")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError("--val-fraction must be in [0, 1)")
 

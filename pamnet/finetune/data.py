@@ -218,8 +218,9 @@ def check_rows(
 ) -> list[RowError]:
     """Fast checks of every row without building 3D structures (for previews).
 
-    Targets must be numbers; SMILES must parse with RDKit and hold only H, C, N, O, F;
-    SDF records must be readable with those elements; complex files must exist.
+    Targets must be numbers; SMILES must parse with RDKit and hold only elements a
+    molecule model can take (`featurize.ORGANIC`); SDF records must be readable with
+    those elements; complex files must exist.
     `load_dataset` repeats these and also reports rows whose 3D embedding fails.
     """
     errors = []
@@ -237,7 +238,7 @@ def check_rows(
 
 
 def _quick(table: Table, cmap: ColumnMap, i: int, root) -> None:
-    from pamnet.featurize import QM9_TYPES
+    from pamnet.featurize import ORGANIC
 
     if table.kind == "sdf":
         elements = set(table.structures[i].elements)
@@ -259,9 +260,13 @@ def _quick(table: Table, cmap: ColumnMap, i: int, root) -> None:
         if lig and Path(lig).suffix:
             _path(lig, root, cmap.ligand)
         return
-    unknown = sorted(elements - set(QM9_TYPES))
+    unknown = sorted(elements - set(ORGANIC))
     if unknown:
-        raise _RowProblem(column, f"elements {', '.join(unknown)}: models here know H, C, N, O, F")
+        raise _RowProblem(
+            column,
+            f"elements {', '.join(unknown)}: molecule models here take {', '.join(ORGANIC)}; "
+            "leave this row out (metal complexes need complex mode)",
+        )
 
 
 class _RowProblem(Exception):
@@ -287,16 +292,18 @@ def _targets(frame, i: int, targets: Sequence[str]) -> tuple[list[float], list[t
 
 
 def _graph(table: Table, cmap: ColumnMap, i: int, root, seed: int) -> GraphInput:
-    from pamnet.featurize import complex_input, molecule_input
+    """Molecules are featurized with atom types indexed in `ORGANIC` (QM9's five first);
+    `pamnet.finetune.elements` maps them onto the model's own element table."""
+    from pamnet.featurize import ORGANIC, complex_input, molecule_input
     from pamnet.io import from_smiles, read_one
 
     try:
         if table.kind == "sdf":
-            return molecule_input(table.structures[i])
+            return molecule_input(table.structures[i], elements=ORGANIC)
         if cmap.smiles:
             smi = str(table.frame.at[i, cmap.smiles]).strip()
             column = cmap.smiles
-            return molecule_input(from_smiles(smi, seed=seed))
+            return molecule_input(from_smiles(smi, seed=seed), elements=ORGANIC)
         column = cmap.protein
         protein = read_one(_path(table.frame.at[i, cmap.protein], root, cmap.protein))
         lig = str(table.frame.at[i, cmap.ligand]).strip() if cmap.ligand else ""

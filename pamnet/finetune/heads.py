@@ -33,11 +33,17 @@ def param_group(name: str) -> str:
     return "embeddings"
 
 
-def freeze(model: PAMNet, groups: Sequence[str], trainable_outputs: Sequence[int] = ()) -> dict:
+def freeze(
+    model: PAMNet,
+    groups: Sequence[str],
+    trainable_outputs: Sequence[int] = (),
+    trainable_elements: Sequence[int] = (),
+) -> dict:
     """Stop training the named groups; returns {group: (trainable, frozen) parameter counts}.
 
     With 'heads' frozen, outputs `trainable_outputs` (new targets) of every `W_out`
-    still learn: their rows keep gradients, the other rows get zero gradients.
+    still learn: their rows keep gradients, the other rows get zero gradients. With
+    'embeddings' frozen, the rows `trainable_elements` (elements new to the model) learn.
     """
     unknown = set(groups) - set(FREEZE_GROUPS)
     if unknown:
@@ -48,9 +54,11 @@ def freeze(model: PAMNet, groups: Sequence[str], trainable_outputs: Sequence[int
     for pname, p in model.named_parameters():
         group = param_group(pname)
         frozen = group in groups
-        if frozen and ".W_out." in f".{pname}" and trainable_outputs:
+        rows = trainable_outputs if ".W_out." in f".{pname}" else ()
+        rows = trainable_elements if pname == "embeddings" else rows
+        if frozen and rows:
             mask = torch.zeros(p.shape[0], *([1] * (p.ndim - 1)), dtype=p.dtype)
-            mask[list(trainable_outputs)] = 1.0
+            mask[list(rows)] = 1.0
             p.register_hook(lambda g, m=mask: g * m.to(g.device))
             counts[group][0] += int(mask.sum()) * (p.numel() // p.shape[0])
             counts[group][1] += p.numel() - int(mask.sum()) * (p.numel() // p.shape[0])
@@ -91,8 +99,10 @@ def fresh(
     n_layer: int = 3,
     seed: int = 0,
     units: dict | None = None,
+    elements: tuple[str, ...] | None = None,
 ) -> Adapted:
-    """A newly initialised model with the task's official cutoffs (`Task.cutoffs`)."""
+    """A newly initialised model with the task's official cutoffs (`Task.cutoffs`);
+    elements: a molecule model's element table (default QM9's five)."""
     cut_l, cut_g = get_task(task).cutoffs
     torch.manual_seed(seed)
     model = PAMNet(
@@ -103,6 +113,7 @@ def fresh(
             num_targets=len(targets),
             cutoff_l=cut_l,
             cutoff_g=cut_g,
+            elements=elements if task == "molecule" else None,
         )  # fmt: skip
     )
     mean, std = data_normalization(y_train)
@@ -117,17 +128,31 @@ def adapt(
     new_heads: bool = False,
     units: dict | None = None,
     seed: int = 0,
+    elements: tuple[str, ...] | None = None,
+    element_init: str = "group",
 ) -> Adapted:
     """Extend `base` to predict `targets` too; y_train: [n, len(targets)] training values.
 
     Known targets keep their heads (or, with new_heads, start fresh with a data
-    normalization); new ones append rows to every `W_out`.
+    normalization); new ones append rows to every `W_out`. elements: the molecule
+    model's new element table, the base's first (`pamnet.finetune.elements`); the
+    added elements' embedding rows start as `element_init` says.
     """
+    from pamnet.finetune.elements import QM9_ELEMENTS, new_rows
+
     old = list(base.targets)
     added = [t for t in targets if t not in old]
     fresh_heads = added + ([t for t in targets if t in old] if new_heads else [])
     all_targets = old + added
+    base_elements = base.config.elements or (
+        QM9_ELEMENTS if base.config.task == "molecule" else None
+    )
+    grow = elements is not None and tuple(elements) != tuple(base_elements or ())
+    if grow and tuple(elements[: len(base_elements)]) != tuple(base_elements):
+        raise ConfigError(f"elements {elements} must start with the base's {base_elements}")
     cfg = replace(base.config, num_targets=len(all_targets))
+    if grow:
+        cfg = replace(cfg, elements=tuple(elements))
     torch.manual_seed(seed)
     model = PAMNet(cfg)
     state = model.state_dict()
@@ -135,6 +160,12 @@ def adapt(
     for key, value in base.model.state_dict().items():
         if key.endswith(("W_out.weight", "W_out.bias")):
             state[key][keep] = value[keep].to(state[key].dtype)
+        elif key == "embeddings" and grow:
+            n = len(base_elements)
+            state[key][:n] = value
+            state[key][n:] = new_rows(
+                value, base_elements, elements[n:], element_init, state[key][n:]
+            )
         else:
             state[key] = value
     model.load_state_dict(state)
@@ -158,6 +189,9 @@ def adapt(
         else [
             [0.0 if t in fresh_heads else r[k] for k, t in enumerate(old)] + [0.0] * len(added)
             for r in base_norm.atom_ref
-        ],
+        ]
+        # elements new to the model: no reference values (their kept targets are not
+        # predicted for them; see `target_elements` in the fine-tune's metadata)
+        + [[0.0] * len(all_targets)] * (cfg.num_atom_types - len(base_norm.atom_ref)),
     )
     return Adapted(model, all_targets, norm, {**base.units, **(units or {})}, fresh_heads)

@@ -26,6 +26,7 @@ from pamnet.data import GraphInput
 from pamnet.errors import ConfigError
 from pamnet.finetune.config import FRESH, FinetuneConfig, FinetuneResult, metrics_row
 from pamnet.finetune.data import FinetuneData, RowError, load_dataset, split_indices
+from pamnet.finetune.elements import QM9_ELEMENTS, extended, present, remap
 from pamnet.finetune.export import export
 from pamnet.finetune.heads import Adapted, adapt, freeze, fresh
 from pamnet.model import PAMNet
@@ -152,19 +153,35 @@ def run(
     )
     state_path = out_dir / "state.pt"
     resuming = state_path.is_file()
+    in_data = present(data.graphs) if data.task == "molecule" else ()
     if resuming:  # the Trainer rebuilds itself from the state; read what the data needs
         state = load_state(state_path)
         targets, new = state["targets"], state["metadata"]["finetune"]["new_heads"]
+        elements = state["model_config"].get("elements") or QM9_ELEMENTS
+        base_count = state["metadata"]["finetune"].get("base_elements", len(elements))
         log(f"resuming from epoch {state['epoch']} (step {state['step']})")
     else:
-        adapted, base = _build(config, data, y_train)
+        adapted, base, base_count = _build(config, data, y_train, in_data)
         model, targets, norm = adapted.model, adapted.targets, adapted.normalization
         units, new = adapted.units, adapted.new
+        elements = model.config.elements or QM9_ELEMENTS
         metadata = _metadata(config, data, train_idx, val_idx, new, base)
+        metadata["finetune"]["base_elements"] = base_count
+        metadata["target_elements"] = _target_elements(
+            adapted, base, elements, elements[:base_count]
+        )
+    if data.task == "molecule":
+        remap(data.graphs, elements)
+        if base_count and len(elements) > base_count:
+            log(f"elements: {', '.join(elements[:base_count])} from the base, "
+                f"{', '.join(elements[base_count:])} added ({config.element_init} init)")  # fmt: skip
+        elif not base_count:
+            log(f"elements: {', '.join(elements)} (a new model)")
 
     def frozen(net: PAMNet) -> None:
         heads = [targets.index(t) for t in new] if "heads" in config.freeze else ()
-        freeze(net, config.freeze, heads)
+        added = range(base_count, len(elements)) if data.task == "molecule" else ()
+        freeze(net, config.freeze, heads, tuple(added))
 
     col = {t: k for k, t in enumerate(data.targets)}
 
@@ -240,16 +257,19 @@ def _no_progress(history, patience: int, min_rel: float = 1e-4) -> bool:
 
 
 def _build(
-    config: FinetuneConfig, data: FinetuneData, y_train: torch.Tensor
-) -> tuple[Adapted, str | None]:
-    """The model to train and the base checkpoint's name (None for a fresh model)."""
+    config: FinetuneConfig, data: FinetuneData, y_train: torch.Tensor, in_data: tuple[str, ...]
+) -> tuple[Adapted, str | None, int]:
+    """The model to train, the base checkpoint's name (None for a fresh model) and how
+    many of the model's elements came from the base (molecule mode)."""
     from pamnet import registry
 
     if config.base == FRESH or (data.task == "complex" and config.base is None):
+        elements = in_data or None
         adapted = fresh(
-            data.task, data.targets, y_train, config.dim, config.n_layer, config.seed, config.units
-        )
-        return adapted, None
+            data.task, data.targets, y_train, config.dim, config.n_layer, config.seed,
+            config.units, elements,
+        )  # fmt: skip
+        return adapted, None, 0
     path = registry.resolve(config.base)
     base = load_checkpoint(path)
     if base.config.task != data.task:
@@ -257,8 +277,24 @@ def _build(
             f"the base checkpoint {path.stem} is a {base.config.task} model but the data are "
             f"{data.task} structures; pick a {data.task} checkpoint or --base none"
         )
-    adapted = adapt(base, data.targets, y_train, config.new_heads, config.units, config.seed)
-    return adapted, path.stem
+    base_elements = base.config.elements or (QM9_ELEMENTS if data.task == "molecule" else ())
+    elements = extended(base_elements, in_data) if data.task == "molecule" else None
+    adapted = adapt(
+        base, data.targets, y_train, config.new_heads, config.units, config.seed,
+        elements, config.element_init,
+    )  # fmt: skip
+    return adapted, path.stem, len(base_elements)
+
+
+def _target_elements(adapted: Adapted, base: str | None, table, base_elements) -> dict:
+    """Per target, the elements it may be predicted for: the whole table for heads
+    trained here, the base's elements for heads kept from it (the rows added for new
+    elements never met those heads). `Predictor` leaves a target out for molecules
+    with other elements."""
+    if adapted.model.config.task != "molecule":
+        return {}
+    trained_here = set(adapted.new) if base is not None else set(adapted.targets)
+    return {t: list(table if t in trained_here else base_elements) for t in adapted.targets}
 
 
 def _metadata(config, data: FinetuneData, train_idx, val_idx, new, base: str | None) -> dict:
