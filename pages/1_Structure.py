@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from pamnet.errors import PamnetError
 from pamnet.featurize import binding_site
+from pamnet.io import Record
 from pamnet.session import input_key
 from pamnet.tasks import TASK_NAMES
 from ui import cache, inputs
@@ -23,7 +24,8 @@ st.caption(
 
 
 def load(kind: str, data: bytes | str, name: str, label: str, read) -> None:
-    """Make what `read()` returns current, or show why it cannot be (keeping the old one)."""
+    """Make what `read()` returns (structures, or `Record`s of which the readable ones
+    count) current, or show why it cannot be (keeping the old one)."""
     key = input_key(kind, data, name)
     if key in sess.rejected:
         st.error(ui.md(sess.rejected[key]))
@@ -35,7 +37,15 @@ def load(kind: str, data: bytes | str, name: str, label: str, read) -> None:
         sess.reject(key, str(exc))
         st.error(ui.md(exc))
         return
-    sess.load(structures, key, label)
+    try:
+        if structures and isinstance(structures[0], Record):
+            sess.load_records(structures, key, label)
+        else:
+            sess.load(structures, key, label)
+    except PamnetError as exc:
+        sess.reject(key, str(exc))
+        st.error(ui.md(exc))
+        return
     st.rerun()  # so the sidebar shows the new structure
 
 
@@ -63,7 +73,7 @@ with upload_tab:
             data,
             upload.name,
             upload.name,
-            lambda: inputs.read_structures(data, upload.name),
+            lambda: inputs.read_records(data, upload.name),
         )
 with example_tab:
     choices = {e.name: e for e in inputs.examples()}
@@ -80,6 +90,13 @@ s = sess.structure
 if s is None:
     st.info("Paste a SMILES, upload a structure file or load an example to start.")
     st.stop()
+if sess.skipped:
+    st.warning(
+        f"{len(sess.skipped):,} record(s) of {ui.md(sess.label)} could not be read and are "
+        "left out:\n"
+        + "\n".join(f"- {ui.md(line)}" for line in sess.skipped[:20])
+        + (f"\n- … and {len(sess.skipped) - 20:,} more" if len(sess.skipped) > 20 else "")
+    )
 
 # --- what to show -----------------------------------------------------------------
 scope = f"{sess.structure_key}:{sess.task}"  # widgets reset with the structure and task

@@ -10,7 +10,9 @@ on first use, so `import pamnet` stays fast)::
     rows.to_frame()                                      # pandas
     ex = pamnet.explain(mol)                             # attention, contributions, attributions
 
-Structures: `read(file)` (every record), `load(file_or_smiles)` (the first),
+Structures: `read(file)` (every record; the first bad one raises), `read_records(file)`
+(one `Record` per record, a bad one with its reason: `predict` takes them as they
+are, one row each), `load(file_or_smiles)` (the first),
 `from_smiles`, `examples()` / `example(name)`. Drawing: `pamnet.viz`.
 """
 
@@ -22,6 +24,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "read": ("pamnet.io", "read"),
+    "read_records": ("pamnet.io", "read_records"),
     "load": ("pamnet.io", "read_one"),
     "from_smiles": ("pamnet.io", "from_smiles"),
     "write": ("pamnet.io", "write"),

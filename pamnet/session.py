@@ -38,6 +38,7 @@ class Session:
     the task changes). ligand_resname: complex ligand residue (None = automatic);
     pocket_cutoff: Å. checkpoint: registry name of the chosen model (None = default).
     rejected: input key -> error message, for inputs that could not be read.
+    skipped: one line per record of the current input that could not be read.
     """
 
     structures: list[Structure] = field(default_factory=list)
@@ -51,6 +52,7 @@ class Session:
     pocket_cutoff: float = DEFAULT_POCKET_CUTOFF
     checkpoint: str | None = None
     rejected: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def structure(self) -> Structure | None:
@@ -67,10 +69,20 @@ class Session:
         if not structures:
             raise ConfigError("load() needs at least one structure")
         self.structures = list(structures)
+        self.skipped = []
         self.key, self.label = key, label
         self.rejected.pop(key, None)
         self.ligand_resname = None
         self.select(0)
+
+    def load_records(self, records: list, key: str, label: str) -> None:
+        """Make the readable `pamnet.io.Record`s current and list the others in `skipped`;
+        when none is readable, raise the first one's error (nothing current changes)."""
+        good = [r.structure for r in records if r.ok]
+        if not good:
+            raise records[0].error
+        self.load(good, key, label)
+        self.skipped = [f"record {r.index} ({r.name}): {r.message}" for r in records if not r.ok]
 
     def reject(self, key: str, message: str) -> None:
         """Remember that input `key` failed with `message` (the current structure stays)."""

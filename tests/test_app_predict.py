@@ -133,3 +133,33 @@ def test_smiles_input_defaults_to_the_mmff_model_until_the_user_picks(
     at.selectbox(key="predict.checkpoint").set_value("tiny").run()
     at.radio(key="predict.mode").set_value("One SMILES").run()  # a pick sticks
     assert at.selectbox(key="predict.checkpoint").value == "tiny"
+
+
+def _drawn_sdf(smiles: list[str]) -> bytes:
+    """A 2D SDF as drawing tools write it (marked 2D, implicit hydrogens)."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    blocks = []
+    for k, smi in enumerate(smiles):
+        mol = Chem.MolFromSmiles(smi)
+        AllChem.Compute2DCoords(mol)
+        mol.SetProp("_Name", f"drawn{k + 1}")
+        blocks.append(Chem.MolToMolBlock(mol) + "$$$$\n")
+    return "".join(blocks).encode()
+
+
+def test_a_2d_sdf_is_predicted_record_by_record_with_the_reason_beside_each_failure(at):
+    data = _drawn_sdf(["CCO", "CCS", "c1ccncc1"])
+    broken = data.split(b"$$$$\n")
+    broken.insert(2, b"bad\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0 0.0 0.0 Qq\nM  END\n")
+    at = batch(at, "Batch: structure file", "drawn.sdf", b"$$$$\n".join(broken))
+    assert "4 records" in " ".join(c.value for c in at.caption)
+    at = click(at, "Predict")
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["name"].tolist() == ["drawn1", "drawn2", "bad", "drawn3"]
+    assert table["error"][0] == "" and table["error"][3] == ""
+    assert "S at atom 3" in table["error"][1] and "fine-tune" in table["error"][1]
+    assert "unknown element" in table["error"][2].lower()
+    assert "3D built from the connection table" in table["warnings"][0]

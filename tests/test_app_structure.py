@@ -158,3 +158,21 @@ def test_text_from_files_cannot_reach_the_page_as_html(at):
     assert "<script>alert" not in view.proto.srcdoc
     shown = " ".join(e.value for e in [*at.sidebar.markdown, *at.sidebar.caption])
     assert "![x](" not in shown and "<script>" not in shown
+
+
+def test_a_file_with_a_bad_record_loads_the_others_and_names_the_bad_one(at):
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    blocks = []
+    for smi in ("CCO", "CCN"):
+        mol = Chem.MolFromSmiles(smi)
+        AllChem.Compute2DCoords(mol)  # 2D, as drawing tools write it
+        blocks.append(Chem.MolToMolBlock(mol))
+    bad = "broken\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0 0.0 0.0 Qq\nM  END\n"
+    at = upload(at, "three.sdf", "$$$$\n".join([blocks[0], bad, blocks[1]]).encode() + b"$$$$\n")
+    assert not at.exception and not at.error
+    s = at.session_state["pamnet_session"]
+    assert [x.formula for x in s.structures] == ["C2H6O", "C2H7N"]
+    warning = at.warning[0].value.replace("\\", "")
+    assert "1 record(s)" in warning and "record 2 (broken)" in warning

@@ -22,12 +22,6 @@ UPLOAD_TYPES = [e for e in _ENDINGS if pio.format_of(f"x.{e}") in pio.FORMATS]
 MAX_BATCH_ROWS = 5000  # more than this: use the CLI (`pamnet predict`)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def read_structures(data: bytes, name: str) -> list[Structure]:
-    """Every structure in an uploaded file (format from the name, else sniffed)."""
-    return pio.read(data, name=name, limits=LIMITS)
-
-
 @st.cache_data(show_spinner="Reading the file (2D records get 3D coordinates)…", max_entries=16)
 def read_records(data: bytes, name: str) -> list[pio.Record]:
     """One `pamnet.io.Record` per record of an uploaded file: its structure, or why it
