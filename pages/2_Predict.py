@@ -9,6 +9,7 @@ import streamlit as st
 
 import ui
 from pamnet.errors import PamnetError
+from pamnet.registry import input_geometry
 from pamnet.session import input_key
 from pamnet.text import csv_safe
 from ui import cache, inputs
@@ -45,8 +46,16 @@ def _checkpoint_changed() -> None:
     sess.checkpoint = st.session_state["predict.checkpoint"]  # the user's pick outlives pages
 
 
-# Until the user picks one, the default follows the input: SMILES are built with MMFF.
+# Until the user picks one, the default follows the input: SMILES, and files drawn in 2D,
+# are built with MMFF.
 geometry = "mmff" if mode in modes[1:3] else None
+pending = st.session_state.get("predict.file") if mode == modes[3] else None
+if pending is not None:
+    try:
+        built = [r.structure for r in inputs.read_records(pending.getvalue(), pending.name) if r.ok]
+        geometry = input_geometry(built)
+    except PamnetError:
+        pass  # the uploader's section below says what is wrong
 st.session_state["predict.checkpoint"] = checkpoint_name(sess, geometry)
 names = list(infos)
 st.selectbox(
@@ -127,6 +136,7 @@ else:
         type=["sdf", "sd", "mol", "mol2", "smi"],
         help="2D records (as ChEMBL, PubChem and drawing tools write them) get 3D "
         "coordinates from their connection table (RDKit ETKDG + MMFF94).",
+        key="predict.file",
     )
     if upload is None:
         st.info("Upload a file; each record is predicted, failures are reported per row.")

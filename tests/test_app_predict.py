@@ -163,3 +163,24 @@ def test_a_2d_sdf_is_predicted_record_by_record_with_the_reason_beside_each_fail
     assert "S at atom 3" in table["error"][1] and "fine-tune" in table["error"][1]
     assert "unknown element" in table["error"][2].lower()
     assert "3D built from the connection table" in table["warnings"][0]
+
+
+def test_a_2d_file_selects_the_mmff_model_until_the_user_picks(app, tiny_registry, monkeypatch):
+    import shutil
+
+    from pamnet import registry
+
+    for name in (registry.DEFAULT_MOLECULE, registry.DEFAULT_SMILES):
+        shutil.copy(tiny_registry / "tiny.pt", tiny_registry / f"{name}.pt")
+    monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT")
+    at = app.switch_page("pages/2_Predict.py").run()
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(mol, randomSeed=1)
+    measured = (Chem.MolToMolBlock(mol) + "$$$$\n").encode()  # 3D of unknown origin
+    at = batch(at, "Batch: structure file", "measured.sdf", measured)
+    assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_MOLECULE
+    at = batch(at, "Batch: structure file", "drawn.sdf", _drawn_sdf(["CCO", "CCN"]))
+    assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_SMILES
