@@ -91,9 +91,11 @@ def default_name(geometry: str | None = None) -> str:
 
 
 def input_geometry(items) -> str | None:
-    """'mmff' when every item is a SMILES string or a SMILES-built structure (what
-    `default_name` needs to pick the MMFF-trained model), else None."""
-    items = list(items)
+    """'mmff' when every item is a SMILES string or a structure built from a connection
+    table (SMILES, 2D records: what `default_name` needs to pick the MMFF-trained model),
+    else None. `pamnet.io.Record`s count by their structure; failed ones not at all."""
+    items = [getattr(it, "structure", it) for it in items]
+    items = [it for it in items if it is not None]
     built = [
         isinstance(it, str) or getattr(it, "geometry", None) in BUILT_GEOMETRIES for it in items
     ]
