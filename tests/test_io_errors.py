@@ -99,9 +99,10 @@ def test_2d_records_keep_stereo_charges_and_explicit_hydrogens():
     for smiles in ("C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O", "F/C=C/F", "F/C=C\\F", "C[N+](C)(C)C"):
         m = Chem.MolFromSmiles(smiles)
         AllChem.Compute2DCoords(m)
-        (s,) = read(Chem.MolToMolBlock(m).encode(), fmt="sdf")  # 2D, implicit hydrogens
-        back = Chem.MolToSmiles(Chem.RemoveHs(_mol(s)))
-        assert back == Chem.MolToSmiles(m), (smiles, back)
+        for block in (Chem.MolToMolBlock(m), Chem.MolToV3KMolBlock(m)):  # 2D, implicit H
+            (s,) = read(block.encode(), fmt="sdf")
+            back = Chem.MolToSmiles(Chem.RemoveHs(_mol(s)))
+            assert back == Chem.MolToSmiles(m), (smiles, back)
     explicit = Chem.AddHs(Chem.MolFromSmiles("[2H]C([2H])O"))
     AllChem.Compute2DCoords(explicit)
     (s,) = read(Chem.MolToMolBlock(explicit).encode(), fmt="sdf")
@@ -227,3 +228,29 @@ def test_a_duplicated_atom_is_named_with_its_twin_never_itself():
         coords[b] = coords[a]  # an exact duplicate: distance 0, a tie for the tree
         i, j, d = find_overlap(coords)
         assert (i, j) == (min(a, b), max(a, b)) and d == 0.0
+
+
+def test_a_mol2_drawn_flat_or_without_coordinates_is_embedded_too():
+    from rdkit import Chem
+
+    mol = Chem.MolFromMolBlock(_depiction("CC(=O)O"), removeHs=False)
+    conf = mol.GetConformer()
+    for zero in (False, True):
+        atoms = [
+            f"{a.GetIdx() + 1} {a.GetSymbol()}{a.GetIdx() + 1} "
+            + ("0 0 0" if zero else " ".join(f"{v:.4f}" for v in conf.GetAtomPosition(a.GetIdx())))
+            + f" {a.GetSymbol()}{'.2' if a.GetSymbol() in 'CO' else ''} 1 UNL 0.0"
+            for a in mol.GetAtoms()
+        ]
+        order = {1.0: "1", 2.0: "2"}
+        bonds = [
+            f"{k + 1} {b.GetBeginAtomIdx() + 1} {b.GetEndAtomIdx() + 1} {order[b.GetBondTypeAsDouble()]}"
+            for k, b in enumerate(mol.GetBonds())
+        ]
+        text = (
+            f"@<TRIPOS>MOLECULE\nacetic\n{len(atoms)} {len(bonds)} 1\nSMALL\nNO_CHARGES\n\n"
+            "@<TRIPOS>ATOM\n" + "\n".join(atoms) + "\n@<TRIPOS>BOND\n" + "\n".join(bonds) + "\n"
+        )
+        (s,) = read(text.encode(), fmt="mol2")
+        assert s.formula == "C2H4O2" and _is_3d(s) and s.geometry == "mmff"
+        assert any("connection table" in w for w in s.warnings)
