@@ -135,7 +135,10 @@ def _bonds_from(s) -> str:
     if s.bonds is None:
         return "not in the file; perceived from the geometry when needed"
     if s.geometry in ("etkdg", "mmff", "uff") and s.smiles:
-        return "from the SMILES"
+        from pamnet.io.embed import EMBEDDED
+
+        drawn = any(w.startswith(EMBEDDED) for w in s.warnings)
+        return "from the file's connection table" if drawn else "from the SMILES"
     if not _bonds_complete(s):
         return "from the file, partial (e.g. CONECT for HETATM only)"
     return "from the file"

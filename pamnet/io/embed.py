@@ -18,8 +18,9 @@ from pamnet.structure import Structure
 
 MAX_EMBED_ATOMS = 400  # with hydrogens; embedding takes seconds at ~200 atoms already
 EMBED_TIMEOUT_S = 10  # RDKit's own per-attempt timeout for ETKDG
+EMBEDDED = "3D built from the connection table"  # how every such note starts
 EMBEDDED_NOTE = (
-    "3D built from the connection table (RDKit ETKDG + {ff}): the file had {why}; "
+    EMBEDDED + " (RDKit ETKDG + {ff}): the file had {why}; "
     "predictions are for this conformer"
 )
 
