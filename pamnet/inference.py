@@ -23,13 +23,17 @@ class Outputs(NamedTuple):
 
     values [G, T]; attention [L, N, 2] (global, local) or None; contributions
     [L, N, T] summing to values, or None; offset [N, T]: the normalisation's part of
-    the contributions (each atom's share of mean and atom references), or None.
+    the contributions (each atom's share of mean and atom references), or None;
+    channels [L, N, 2, T]: the learned part of each contribution split into what came
+    through the global (non-local) and the local layer, so that
+    values = per-structure sum of channels over (L, 2) and atoms + offset.
     """
 
     values: Tensor
     attention: Tensor | None = None
     contributions: Tensor | None = None
     offset: Tensor | None = None
+    channels: Tensor | None = None
 
 
 @torch.no_grad()
@@ -47,10 +51,12 @@ def run(
     if not contributions:
         return Outputs(values, out.attention if attention else None)
     contrib = physical_contributions(out.contributions, batch, norm)
+    channels = out.channels.double()
     offset = None
     if norm is not None:
         offset = per_atom_reference(batch, norm)
-    return Outputs(values, out.attention if attention else None, contrib, offset)
+        channels = channels * torch.tensor(norm.std, dtype=torch.float64, device=channels.device)
+    return Outputs(values, out.attention if attention else None, contrib, offset, channels)
 
 
 def predict_graphs(

@@ -36,11 +36,15 @@ from pamnet.tasks import Graphs, Task, task_for
 
 class PAMNetOutput(NamedTuple):
     """prediction [G, T]; attention [L, N, 2] softmax weights (global, local);
-    contributions [L, N, T]: atom a's share through block l, summing to prediction."""
+    contributions [L, N, T]: atom a's share through block l, summing to prediction;
+    channels [L, N, 2, T]: that share split exactly into its part through the global
+    (non-local) layer and its part through the local layer (summing over dim 2 to
+    contributions), returned with the contributions."""
 
     prediction: Tensor
     attention: Tensor | None = None
     contributions: Tensor | None = None
+    channels: Tensor | None = None
 
 
 class AngleTerms(NamedTuple):
@@ -151,7 +155,8 @@ class PAMNet(nn.Module):
 
         # Fusion: per block and atom, softmax over (global, local) of leaky scores.
         att = torch.softmax(F.leaky_relu(torch.stack(scores), 0.2), dim=-1)  # [L, N, 2]
-        fused = (torch.stack(outs) * att.unsqueeze(-1)).sum(2)  # [L, N, T]
+        weighted = torch.stack(outs) * att.unsqueeze(-1)  # [L, N, 2, T]
+        fused = weighted.sum(2)  # [L, N, T]
         w = self.task.readout_weights(batch).to(fused.dtype)  # [N]
         contrib = fused * w[None, :, None]
         pred = scatter_sum(contrib.sum(0), batch.graph, batch.num_graphs)  # [G, T]
@@ -159,4 +164,5 @@ class PAMNet(nn.Module):
             prediction=pred,
             attention=att if return_attention else None,
             contributions=contrib if return_contributions else None,
+            channels=weighted * w[None, :, None, None] if return_contributions else None,
         )

@@ -244,3 +244,44 @@ def test_metadata_is_stored_as_plain_data(tmp_path):
         "x": 1.5,
         "v": [0, 1],
     }
+
+
+def _channels(model, inp):
+    from pamnet import inference
+
+    batch = collate([inp])
+    t = model.config.num_targets
+    norm = Normalization([0.7] * t, [2.5] * t, [False] * t, [[0.1 * k] * t for k in range(5)])
+    return inference.run(model, batch, norm, attention=True, contributions=True)
+
+
+@pytest.mark.parametrize("variant", ["PAMNet", "PAMNet_s"])
+def test_global_and_local_parts_add_up_to_each_contribution_and_to_the_prediction(variant):
+    from pamnet.testing import random_rotation
+
+    model = tiny_model(variant=variant).double()
+    mol = random_molecule(12, seed=5, dtype=torch.float64)
+    out = _channels(model, mol)
+    L, n, two, t = out.channels.shape
+    assert (L, n, two, t) == (model.config.n_layer, 12, 2, model.config.num_targets)
+    learned = out.contributions - out.offset[None] / L  # the part that went through layers
+    torch.testing.assert_close(out.channels.sum(2), learned, rtol=0, atol=1e-6)
+    total = out.channels.sum((0, 1, 2)) + out.offset.sum(0)
+    torch.testing.assert_close(total, out.values[0], rtol=0, atol=1e-6)
+    # both channels carry something (a split that sent everything one way would pass above)
+    assert out.channels[:, :, 0].abs().sum() > 0 and out.channels[:, :, 1].abs().sum() > 0
+    # invariant under rotation and translation, and permuted with the atoms
+    rot = random_rotation(torch.Generator().manual_seed(1))
+    moved = GraphInput(
+        pos=mol.pos @ rot.T + 3.0, atom_type=mol.atom_type, bond_index=mol.bond_index
+    )
+    torch.testing.assert_close(_channels(model, moved).channels, out.channels, rtol=0, atol=1e-8)
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(2))
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(12)
+    shuffled = GraphInput(
+        pos=mol.pos[perm], atom_type=mol.atom_type[perm], bond_index=inv[mol.bond_index]
+    )
+    torch.testing.assert_close(
+        _channels(model, shuffled).channels, out.channels[:, perm], rtol=0, atol=1e-8
+    )
