@@ -80,6 +80,24 @@ def test_contributions_sum_to_the_prediction(exp, loaded, molecule):
         assert exp.values[t] == pytest.approx(pred.values[t], rel=1e-5, abs=1e-5)
 
 
+def test_global_and_local_parts_add_up_per_atom_per_group_and_to_the_value(exp, complex_exp):
+    for e in (exp, complex_exp):
+        atoms = e.to_frame()
+        for t in e.targets:
+            col = e.column(t)
+            offset = atoms[f"{col} offset"] if f"{col} offset" in atoms else 0.0
+            parts = atoms[f"{col} via global"] + atoms[f"{col} via local"] + offset
+            np.testing.assert_allclose(parts, atoms[col], rtol=0, atol=1e-6)
+        lines = e.channel_frame().set_index("target")
+        total = lines["via global"] + lines["via local"] + lines["offset"]
+        np.testing.assert_allclose(total, [e.values[t] for t in e.targets], rtol=0, atol=1e-6)
+        by = e.by_element()
+        col = e.column(0)
+        assert by[f"{col} via local"].sum() == pytest.approx(lines["via local"].iloc[0], abs=1e-9)
+        assert ((lines["local fraction"] >= 0) & (lines["local fraction"] <= 1)).all()
+    assert exp.to_dict()["channels"][0]["target"] == exp.targets[0]
+
+
 def test_attention_rows_sum_to_one(exp):
     assert exp.attention.shape == (2, 20, 2)
     np.testing.assert_allclose(exp.attention.sum(-1), 1.0, atol=1e-12)

@@ -187,6 +187,7 @@ def explain(
         offset=offset,
         rows=row_table(inp, task, structure, ligand),
         groups=_groups(task, structure, ligand, featurize_kw.get("ligand_resname"), warnings),
+        channels=out.channels.cpu().numpy(),
         warnings=warnings,
         input=inp,
         structure=structure,

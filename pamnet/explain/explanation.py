@@ -9,6 +9,10 @@ twice, see below):
   prediction: the model's per-atom, per-block outputs times the readout weight
   and the target's std, plus the atom's share of the normalization offset (mean
   and atom reference energies, kept separately in `offset` [R, T]);
+* channels [L, R, 2, T]: the learned part of each contribution split exactly into
+  what came through the block's global (non-local, distances only) layer and its
+  local (bonds and short contacts, with angles) layer; per row, the two parts plus
+  the offset are the contribution;
 * optional Integrated Gradients (`pamnet.explain.attribution`).
 
 Tables (`to_frame()` per atom, and `by_element`, `by_group`, `by_residue`,
@@ -63,6 +67,7 @@ class Explanation:
     rows: pd.DataFrame
     attributions: dict[str, Attribution] = field(default_factory=dict)
     groups: GroupMatches | None = None
+    channels: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
     input: GraphInput | None = field(default=None, repr=False)
     structure: object | None = field(default=None, repr=False)
@@ -112,10 +117,14 @@ class Explanation:
         df["global share"] = self.attention[:, :, 0].mean(0)
         df["local share"] = self.attention[:, :, 1].mean(0)
         per_row = self.contributions.sum(0)  # [R, T]
+        via = self.channels.sum(0) if self.channels is not None else None  # [R, 2, T]
         for k in range(len(self.targets)):
             df[self.column(k)] = per_row[:, k]
             if self.has_offset:
                 df[f"{self.column(k)} offset"] = self.offset[:, k]
+            if via is not None:
+                df[f"{self.column(k)} via global"] = via[:, 0, k]
+                df[f"{self.column(k)} via local"] = via[:, 1, k]
         for a in self.attributions.values():
             df[f"IG {a.on} {self.column(a.target)}"] = a.per_row
         return df
@@ -181,12 +190,34 @@ class Explanation:
         return out.reset_index()
 
     def layer_frame(self) -> pd.DataFrame:
-        """Per block: mean global share over rows and each target's contribution."""
+        """Per block: mean global share over rows and each target's contribution (and its
+        parts through the global and the local layer)."""
         out = pd.DataFrame({"block": np.arange(1, self.n_layers + 1)})
         out["global share"] = self.attention[:, :, 0].mean(1)
         for k in range(len(self.targets)):
             out[self.column(k)] = self.contributions[:, :, k].sum(1)
+            if self.channels is not None:
+                out[f"{self.column(k)} via global"] = self.channels[:, :, 0, k].sum(1)
+                out[f"{self.column(k)} via local"] = self.channels[:, :, 1, k].sum(1)
         return out
+
+    def channel_frame(self) -> pd.DataFrame:
+        """Per target: how much of the prediction came through the global (non-local)
+        layers, through the local layers, and from the normalization's offset (mean and
+        atom references, not learned per structure); the three add up to the value."""
+        if self.channels is None:
+            raise UnknownNameError("this explanation has no global/local split; re-run explain")
+        lines = []
+        for k, t in enumerate(self.targets):
+            glob = float(self.channels[:, :, 0, k].sum())
+            loc = float(self.channels[:, :, 1, k].sum())
+            learned = abs(glob) + abs(loc)
+            lines.append({
+                "target": t, "unit": self.units.get(t, ""), "value": self.values[t],
+                "via global": glob, "via local": loc, "offset": float(self.offset[:, k].sum()),
+                "local fraction": abs(loc) / learned if learned else float("nan"),
+            })  # fmt: skip
+        return pd.DataFrame(lines)
 
     def by_element(self) -> pd.DataFrame:
         """Per element: n_atoms, mean global share, sums of the per-atom columns."""
@@ -248,6 +279,7 @@ class Explanation:
             "task": self.task,
             "checkpoint": self.checkpoint,
             "predictions": dict(self.values),
+            "channels": records(self.channel_frame()) if self.channels is not None else None,
             "units": {t: self.units.get(t, "") for t in self.targets},
             "warnings": list(self.warnings),
             "attention": self.attention.tolist(),
