@@ -72,6 +72,23 @@ class LoadedModel:
     def config(self) -> ModelConfig:
         return self.model.config
 
+    @property
+    def shown_targets(self) -> list[str]:
+        """`targets` less the stale ones (`stale_targets`): what predictions show."""
+        return shown_targets(self.targets, self.metadata)
+
+
+def stale_targets(metadata: dict) -> list[str]:
+    """Targets whose heads no longer match the layers they read: heads a fine-tune kept
+    from its base while it retrained the base's layers (`target_elements` empty)."""
+    table = metadata.get("target_elements") or {}
+    return [t for t, elements in table.items() if not elements]
+
+
+def shown_targets(targets: list[str], metadata: dict) -> list[str]:
+    stale = set(stale_targets(metadata))
+    return [t for t in targets if t not in stale]
+
 
 def save_checkpoint(
     path: str | os.PathLike | io.BytesIO,

@@ -216,9 +216,12 @@ class Predictor:
         progress: Callable[[int, int], None] | None = None,
         **featurize_kw,
     ) -> PredictionSet:
-        """One Prediction per item, in order; failed items carry `error` and no values."""
+        """One Prediction per item, in order; failed items carry `error` and no values.
+        Stale targets (`checkpoint.stale_targets`: heads kept from a fine-tune's base
+        whose layers it retrained) are left out."""
         items = list(items)
-        lm, targets = self.loaded, self.loaded.targets
+        lm, targets = self.loaded, self.loaded.shown_targets
+        cols = [lm.targets.index(t) for t in targets]
         results = PredictionSet()
         ready: list[tuple[int, GraphInput]] = []
         for item in items:
@@ -245,8 +248,8 @@ class Predictor:
             chunk = ready[start : start + batch_size]
             batch = collate([inp for _, inp in chunk]).to(self.device)
             out = inference.run(self.model, batch, lm.normalization, attention, attention)
-            values = out.values.cpu().numpy()
-            contrib = out.contributions.cpu().numpy() if attention else None
+            values = out.values.cpu().numpy()[:, cols]
+            contrib = out.contributions.cpu().numpy()[..., cols] if attention else None
             att = out.attention.cpu().numpy() if attention else None
             graph = batch.graph.cpu().numpy()
             for g, (idx, _) in enumerate(chunk):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from pamnet.checkpoint import LoadedModel, load_checkpoint, read_payload
+from pamnet.checkpoint import LoadedModel, load_checkpoint, read_payload, shown_targets
 from pamnet.device import resolve as resolve_device
 from pamnet.errors import CheckpointError
 from pamnet.paths import shipped_dir, user_dir
@@ -55,7 +55,7 @@ def _info(path: Path, origin: str) -> CheckpointInfo:
         path=path,
         origin=origin,
         task=str(cfg.get("task", "?")),
-        targets=list(obj.get("targets") or []),
+        targets=shown_targets(list(obj.get("targets") or []), dict(obj.get("metadata") or {})),
         units=dict(obj.get("units") or {}),
         metadata=dict(obj.get("metadata") or {}),
         card=card_path.read_text() if card_path.is_file() else "",

@@ -297,14 +297,17 @@ def test_finetune_lowers_the_validation_error_and_registers_the_checkpoint(
     assert result.val_mae["mw"] < 0.6 * mae_before, (result.val_mae, mae_before)
     assert result.checkpoint == registry.user_dir() / "mols-mw.pt"
     info = {i.name: i for i in registry.list_checkpoints()}["mols-mw"]
-    assert info.origin == "fine-tuned" and info.targets == ["homo", "u0", "mw"]
+    # the whole model trained: the base's homo and u0 heads are stale, left out
+    assert info.origin == "fine-tuned" and info.targets == ["mw"]
     assert r"| mw | g\/mol\/10 | new |" in info.card and "7 validation" in info.card
+    assert "from base, not shown (layers retrained)" in info.card and "Not shown" in info.card
     val = finetune.val_predictions(tmp_path / "run")
     assert val["targets"] == ["mw"] and len(val["y_pred"]) == len(val_idx) == 7
     from pamnet.predict import Predictor
 
     (p,) = Predictor.from_name("mols-mw", "cpu").predict(["CCO"])
     assert math.isfinite(p.values["mw"]) and p.units["mw"] == "g/mol/10"
+    assert p.targets == ["mw"] and list(p.values) == ["mw"]
 
 
 def _weights(path: Path) -> dict:

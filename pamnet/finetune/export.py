@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pamnet.checkpoint import LoadedModel, load_checkpoint
+from pamnet.checkpoint import LoadedModel, load_checkpoint, stale_targets
 from pamnet.finetune.config import FinetuneResult, output_path
 from pamnet.inference import mae, predict_graphs
 from pamnet.paths import atomic_write
@@ -71,10 +71,14 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
         "| target | unit | head | validation MAE |",
         "|---|---|---|---|",
     ]
+    stale = stale_targets(loaded.metadata)
     for t in loaded.targets:
         head = "new" if t in ft.get("new_heads", []) else "from base"
+        head = "from base, not shown (layers retrained)" if t in stale else head
         mae_txt = f"{val_mae[t]:.4g}" if val_mae and t in val_mae else "not trained here"
         lines.append(f"| {md(t)} | {md(loaded.units.get(t, ''))} | {head} | {mae_txt} |")
+    if c.elements:
+        lines += ["", f"Elements: {', '.join(c.elements)}."]
     lines += [
         "",
         f"- **Data**: {md(ft.get('data'))}: {ft.get('rows_used')} of {ft.get('rows')} rows used "
@@ -86,11 +90,18 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
         f"{', '.join(cfg.get('freeze') or []) or 'nothing'}; EMA weights of the best epoch.",
         f"- **Made**: {datetime.datetime.now().isoformat(timespec='seconds')}.",
     ]
-    untouched = [t for t in loaded.targets if t not in ft.get("targets", [])]
-    if untouched:
+    if stale:
         lines.append(
-            f"- **Caution**: {md(', '.join(untouched))} were not in the data; shared layers changed, "
-            "so re-validate them before use (or fine-tune with the body frozen)."
+            f"- **Not shown**: {md(', '.join(stale))} came with the base, but this fine-tune "
+            "retrained the layers their heads read, so their values no longer mean what the "
+            "base's did; predictions leave them out. To keep them, fine-tune with "
+            "`--freeze embeddings,global,local`."
+        )
+    kept = [t for t in loaded.targets if t not in ft.get("targets", []) and t not in stale]
+    if kept and c.elements and len(c.elements) > ft.get("base_elements", len(c.elements)):
+        lines.append(
+            f"- **Kept from the base**: {md(', '.join(kept))}, predicted only for molecules of "
+            f"the base's elements ({', '.join(c.elements[: ft['base_elements']])})."
         )
     return "\n".join(lines) + "\n"
 

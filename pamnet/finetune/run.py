@@ -161,14 +161,14 @@ def run(
         base_count = state["metadata"]["finetune"].get("base_elements", len(elements))
         log(f"resuming from epoch {state['epoch']} (step {state['step']})")
     else:
-        adapted, base, base_count = _build(config, data, y_train, in_data)
+        adapted, base, base_count, base_meta = _build(config, data, y_train, in_data)
         model, targets, norm = adapted.model, adapted.targets, adapted.normalization
         units, new = adapted.units, adapted.new
         elements = model.config.elements or QM9_ELEMENTS
         metadata = _metadata(config, data, train_idx, val_idx, new, base)
         metadata["finetune"]["base_elements"] = base_count
         metadata["target_elements"] = _target_elements(
-            adapted, base, elements, elements[:base_count]
+            adapted, base_meta, elements, elements[:base_count], _trunk_trained(config.freeze)
         )
     if data.task == "molecule":
         remap(data.graphs, elements)
@@ -258,9 +258,9 @@ def _no_progress(history, patience: int, min_rel: float = 1e-4) -> bool:
 
 def _build(
     config: FinetuneConfig, data: FinetuneData, y_train: torch.Tensor, in_data: tuple[str, ...]
-) -> tuple[Adapted, str | None, int]:
-    """The model to train, the base checkpoint's name (None for a fresh model) and how
-    many of the model's elements came from the base (molecule mode)."""
+) -> tuple[Adapted, str | None, int, dict | None]:
+    """The model to train, the base checkpoint's name (None for a fresh model), how many
+    of the model's elements came from the base (molecule mode), and its metadata."""
     from pamnet import registry
 
     if config.base == FRESH or (data.task == "complex" and config.base is None):
@@ -269,7 +269,7 @@ def _build(
             data.task, data.targets, y_train, config.dim, config.n_layer, config.seed,
             config.units, elements,
         )  # fmt: skip
-        return adapted, None, 0
+        return adapted, None, 0, None
     path = registry.resolve(config.base)
     base = load_checkpoint(path)
     if base.config.task != data.task:
@@ -283,18 +283,37 @@ def _build(
         base, data.targets, y_train, config.new_heads, config.units, config.seed,
         elements, config.element_init,
     )  # fmt: skip
-    return adapted, path.stem, len(base_elements)
+    return adapted, path.stem, len(base_elements), base.metadata
 
 
-def _target_elements(adapted: Adapted, base: str | None, table, base_elements) -> dict:
+def _trunk_trained(freeze) -> bool:
+    """Whether a fine-tune changes what the base's heads read (any layer below them)."""
+    return not {"embeddings", "global", "local"} <= set(freeze)
+
+
+def _target_elements(
+    adapted: Adapted, base_meta: dict | None, table, base_elements, trunk_trained: bool
+) -> dict:
     """Per target, the elements it may be predicted for: the whole table for heads
-    trained here, the base's elements for heads kept from it (the rows added for new
-    elements never met those heads). `Predictor` leaves a target out for molecules
-    with other elements."""
+    trained here; for heads kept from the base, the base's elements (the rows added
+    for new elements never met those heads) while the layers they read are frozen, and
+    none (stale: `checkpoint.stale_targets`, left out of predictions) once those layers
+    are retrained: measured, a full fine-tune moves the kept QM9 heads by several times
+    their test error (benchmarks/ablate_new_elements.py)."""
     if adapted.model.config.task != "molecule":
         return {}
-    trained_here = set(adapted.new) if base is not None else set(adapted.targets)
-    return {t: list(table if t in trained_here else base_elements) for t in adapted.targets}
+    if base_meta is None:
+        return {t: list(table) for t in adapted.targets}
+    inherited = base_meta.get("target_elements") or {}
+    out = {}
+    for t in adapted.targets:
+        if t in adapted.new:
+            out[t] = list(table)
+        elif trunk_trained:
+            out[t] = []
+        else:
+            out[t] = list(inherited.get(t, base_elements))
+    return out
 
 
 def _metadata(config, data: FinetuneData, train_idx, val_idx, new, base: str | None) -> dict:

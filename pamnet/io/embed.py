@@ -20,8 +20,7 @@ MAX_EMBED_ATOMS = 400  # with hydrogens; embedding takes seconds at ~200 atoms a
 EMBED_TIMEOUT_S = 10  # RDKit's own per-attempt timeout for ETKDG
 EMBEDDED = "3D built from the connection table"  # how every such note starts
 EMBEDDED_NOTE = (
-    EMBEDDED + " (RDKit ETKDG + {ff}): the file had {why}; "
-    "predictions are for this conformer"
+    EMBEDDED + " (RDKit ETKDG + {ff}): the file had {why}; predictions are for this conformer"
 )
 
 
