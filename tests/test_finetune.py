@@ -308,6 +308,11 @@ def test_finetune_lowers_the_validation_error_and_registers_the_checkpoint(
     (p,) = Predictor.from_name("mols-mw", "cpu").predict(["CCO"])
     assert math.isfinite(p.values["mw"]) and p.units["mw"] == "g/mol/10"
     assert p.targets == ["mw"] and list(p.values) == ["mw"]
+    from pamnet.explain import attribute, explain
+
+    ex = explain("CCO", checkpoint="mols-mw", device="cpu")  # the same targets as predict
+    assert ex.targets == ["mw"] and ex.values["mw"] == pytest.approx(p.values["mw"], rel=1e-4)
+    attribute(ex, target="mw", n_steps=8)  # the model's own output index of mw
 
 
 def _weights(path: Path) -> dict:

@@ -170,24 +170,28 @@ def explain(
     model = _private_copy(predictor.model, dtype)
     batch = collate([inp]).to(predictor.device, dtype)
     out = inference.run(model, batch, loaded.normalization, attention=True, contributions=True)
-    values = out.values[0].cpu().numpy()
-    contrib = out.contributions.cpu().numpy()
-    offset = np.zeros(contrib.shape[1:]) if out.offset is None else out.offset.cpu().numpy()
+    shown = loaded.shown_targets  # stale heads (see `checkpoint.stale_targets`) left out
+    cols = [loaded.targets.index(t) for t in shown]
+    values = out.values[0].cpu().numpy()[cols]
+    contrib = out.contributions.cpu().numpy()[..., cols]
+    offset = (
+        np.zeros(contrib.shape[1:]) if out.offset is None else out.offset.cpu().numpy()[:, cols]
+    )
     ligand = featurize_kw.get("ligand")
     warnings = list(warnings) + list((inp.meta or {}).get("warnings", []))
     exp = Explanation(
         name=str(inp.name or getattr(structure, "name", "") or ""),
         task=task,
         checkpoint=str(loaded.path or ""),
-        targets=list(loaded.targets),
+        targets=list(shown),
         units=dict(loaded.units),
-        values={t: float(values[k]) for k, t in enumerate(loaded.targets)},
+        values={t: float(values[k]) for k, t in enumerate(shown)},
         attention=out.attention.double().cpu().numpy(),
         contributions=contrib,
         offset=offset,
         rows=row_table(inp, task, structure, ligand),
         groups=_groups(task, structure, ligand, featurize_kw.get("ligand_resname"), warnings),
-        channels=out.channels.cpu().numpy(),
+        channels=out.channels.cpu().numpy()[..., cols],
         warnings=warnings,
         input=inp,
         structure=structure,
@@ -222,14 +226,15 @@ def attribute(
         raise ConfigError("this explanation holds no model: pass the checkpoint it was made with")
     loaded = exp.model if checkpoint is None else _loaded(checkpoint, "cpu")
     k = exp.target_index(target)
-    norm = loaded.normalization
-    scale = float(norm.std[k]) if norm is not None else 1.0
     name = exp.targets[k]
+    out_k = loaded.targets.index(name)  # the model's output (explanations hide stale ones)
+    norm = loaded.normalization
+    scale = float(norm.std[out_k]) if norm is not None else 1.0
     offset = float(exp.offset[:, k].sum())  # the normalization offset cancels in f(x) - f(x')
     steps = n_steps
     while True:
         values, f_in, f_base = integrated_gradients(
-            loaded.model, exp.input, k, on, steps, scale=scale, dtype=dtype
+            loaded.model, exp.input, out_k, on, steps, scale=scale, dtype=dtype
         )
         a = Attribution(
             on=on,
