@@ -119,6 +119,17 @@ else:
 for w in exp.warnings:
     st.warning(ui.md(w))
 
+# --- where the prediction comes from ------------------------------------------------------------
+st.subheader("Where each prediction comes from")
+st.plotly_chart(viz.channel_bars(exp.channel_frame()), key="attention.channels")
+st.caption(
+    "Each value is an exact sum: what came through the **local** layers (bonds and short "
+    "contacts, with angles; orange), what came through the **global** layers (longer "
+    "range, distances only; purple), and a fixed offset (the training mean and per-element "
+    "reference values). The bars show the two learned parts as shares; hover for the "
+    "numbers in each target's unit."
+)
+
 # --- choices ------------------------------------------------------------------------------------
 scope = f"{key}:{chosen}"
 c1, c2, c3, c4 = st.columns(4)
@@ -136,9 +147,12 @@ if exp.has_offset:
     )
 color_by = c3.radio(
     "Colour atoms by",
-    ["local vs global", "contribution"],
+    ["local vs global part", "attention", "contribution"],
     key="attention.color",
     horizontal=True,
+    help="local vs global part: how much of the atom's learned contribution to the target "
+    "came through the local layers (orange) or the global ones (purple). attention: the "
+    "fusion weights themselves. contribution: the atom's signed share (red +, blue -).",
 )
 blocks = ["mean over blocks"] + [f"block {i + 1}" for i in range(exp.n_layers)]
 block = c4.selectbox("Block (3D view)", blocks, key=f"attention.block:{scope}")
@@ -197,9 +211,19 @@ with atom_col:
     )
 with view_col:
     try:
-        if color_by == "local vs global":
+        if color_by == "attention":
             view = viz.attention_view(
                 structure, exp.attention, atom_index=rows, layer=layer, focus=focus, **VIEW_SIZE
+            )
+        elif color_by == "local vs global part":
+            via = (
+                exp.channels[:, :, :, k]
+                if layer is None
+                else exp.channels[layer : layer + 1, :, :, k]
+            )
+            via = via.sum(0)  # [rows, 2]
+            view = viz.channel_view(
+                structure, via[:, 0], via[:, 1], atom_index=rows, focus=focus, **VIEW_SIZE
             )
         else:
             view = viz.contribution_view(

@@ -8,6 +8,7 @@ import ui
 from pamnet import registry, viz
 from pamnet.errors import PamnetError
 from pamnet.session import input_key
+from pamnet.targets import short_name
 from ui import cache, inputs
 from ui.sidebar import checkpoint_name, show_checkpoint
 from ui.viewer import embed
@@ -156,9 +157,10 @@ else:
 # --- 3. what a trained model listens to -------------------------------------------------------------
 st.header("3 · Local or global? Ask the model")
 st.markdown(
-    "In every block PAMNet weighs its two updates per atom with learned attention "
-    "(the two weights add up to 1). Blue atoms lean on the **global** layer, red ones on "
-    "the **local** layer."
+    "A prediction is an exact sum over blocks and atoms. Each term came through one of the "
+    "two layers of a block: the **local** one (bonds and short contacts, with angles; "
+    "orange) or the **global** one (longer range, distances only; purple). Add up each "
+    "kind and you see how much of the answer each kind of interaction carried."
 )
 infos = {i.name: i for i in cache.checkpoints() if i.task == "molecule"}
 if not infos:
@@ -185,18 +187,37 @@ try:
 except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
+frame = exp.channel_frame()
+st.plotly_chart(viz.channel_bars(frame, title="Through which layers each prediction came"),
+                key="learn.channels")  # fmt: skip
+target = st.selectbox(
+    "Colour the atoms for",
+    exp.targets,
+    format_func=lambda t: f"{t}: {short_name(t)}" if short_name(t) != t else t,
+    key="learn.target",
+)
+k = exp.target_index(target)
+via = exp.channels[:, :, :, k].sum(0)  # [atoms, 2]: global, local
 view_col, text_col = st.columns([1, 1])
 with view_col:
-    view = viz.attention_view(structure, exp.attention, width=440, height=380)
-    embed(view.to_html(), view.height, alt="3D view coloured by local vs global attention")
+    view = viz.channel_view(structure, via[:, 0], via[:, 1], width=440, height=380)
+    embed(view.to_html(), view.height, alt=f"3D view coloured by where {target} came from")
 with text_col:
-    by_el = exp.by_element()[["element", "n_atoms", "global share"]]
-    st.dataframe(by_el, hide_index=True)
-    share = exp.attention[:, :, 0].mean()
+    line = frame.set_index("target").loc[target]
+    unit = exp.units.get(target, "")
     st.markdown(
-        f"On average this model gives the global layer **{share:.0%}** of the weight here. "
-        "Look for patterns: do hydrogens, ring atoms or the polar groups lean one way? "
-        "The Attention page has the per-atom numbers and each atom's contribution."
+        f"**{ui.md(target)}** = {line['value']:.4g} {ui.md(unit)}: "
+        f"{line['via local']:+.4g} through the local layers, {line['via global']:+.4g} "
+        f"through the global ones, and {line['offset']:.4g} of offset. "
+        f"Here **{line['local fraction']:.0%}** of the learned part came through the local "
+        "layers. Orange atoms got theirs mostly through local interactions, purple ones "
+        "through long-range ones. Compare the targets: which ones are about bonds, which "
+        "about the whole molecule?"
+    )
+    share = exp.attention[:, :, 0].mean()
+    st.caption(
+        f"The fusion attention behind this: the global layer gets {share:.0%} of the weight "
+        "on average (the heat map below; its colours span the values this molecule shows)."
     )
 st.plotly_chart(
     viz.attention_heatmap(

@@ -49,7 +49,8 @@ def test_smiles_shows_heatmap_bars_view_and_tables(at):
     assert not at.exception and not at.error
     assert {m.label for m in at.metric} >= {"homo \\[eV\\]", "u0 \\[eV\\]"}
     charts = at.get("plotly_chart")
-    assert len(charts) == 2  # heat map and bars
+    assert len(charts) == 3  # local/global split, heat map and bars
+    assert "Where each prediction comes from" in [h.value for h in at.subheader]
     labels = [d.label for d in at.get("download_button")]
     assert labels == ["Download the atom table (CSV)"]
     tables = [df.value for df in at.dataframe]
@@ -61,6 +62,8 @@ def test_smiles_shows_heatmap_bars_view_and_tables(at):
 def test_atom_selection_colouring_and_target(at):
     at = smiles(at)
     at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Atom")).set_value(2).run()
+    at.radio(key="attention.color").set_value("attention").run()
+    assert not at.exception and not at.error
     at.radio(key="attention.color").set_value("contribution").run()
     target = next(s for s in at.selectbox if s.label == "Target")
     at = target.set_value("homo").run()
@@ -74,7 +77,7 @@ def test_integrated_gradients(at):
     at.slider(key="attention.ig_steps").set_value(20).run()
     at = next(b for b in at.button if b.label == "Compute Integrated Gradients").click().run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5
     assert {"IG atoms homo [eV]", "IG coords homo [eV]"} <= set(at.dataframe[-1].value.columns)
 
 

@@ -46,7 +46,8 @@ def test_default_lesson(at):
     assert list(timing["model"]) == ["PAMNet", "DimeNet-style"]
     assert (timing["one block (ms)"] > 0).all()
     assert "untrained" in at.info[0].value  # only the tiny test checkpoint is installed
-    assert len(at.get("plotly_chart")) == 2  # cost sweep and attention heat map
+    assert len(at.get("plotly_chart")) == 3  # cost sweep, local/global split, heat map
+    assert "through the local layers" in " ".join(m.value for m in at.markdown)
 
 
 def test_another_molecule_and_cutoffs(at):
@@ -57,7 +58,9 @@ def test_another_molecule_and_cutoffs(at):
     at.radio(key="learn.local_mode").set_value("complex").run()  # enables the local cutoff
     at.slider(key="learn.cutoff_l").set_value(3.0).run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 3  # global and local sweeps, heat map
+    assert len(at.get("plotly_chart")) == 4  # global and local sweeps, split, heat map
+    at.selectbox(key="learn.target").set_value("u0").run()
+    assert not at.exception and "**u0** =" in " ".join(m.value for m in at.markdown)
 
 
 def test_bad_smiles_is_explained(at):

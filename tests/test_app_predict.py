@@ -152,7 +152,9 @@ def _drawn_sdf(smiles: list[str]) -> bytes:
 def test_a_2d_sdf_is_predicted_record_by_record_with_the_reason_beside_each_failure(at):
     data = _drawn_sdf(["CCO", "CCS", "c1ccncc1"])
     broken = data.split(b"$$$$\n")
-    broken.insert(2, b"bad\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0 0.0 0.0 Qq\nM  END\n")
+    broken.insert(
+        2, b"bad\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0 0.0 0.0 Qq\nM  END\n"
+    )
     at = batch(at, "Batch: structure file", "drawn.sdf", b"$$$$\n".join(broken))
     assert "4 records" in " ".join(c.value for c in at.caption)
     at = click(at, "Predict")

@@ -17,6 +17,7 @@ from pamnet.structure import Structure
 from pamnet.viz import (
     attention_heatmap,
     attention_view,
+    channel_view,
     contribution_bars,
     contribution_view,
     cost_table,
@@ -27,7 +28,7 @@ from pamnet.viz import (
     row_index,
 )
 from pamnet.viz import html as H
-from pamnet.viz.colors import BLUE, RED
+from pamnet.viz.colors import BLUE, ORANGE, PURPLE, RED
 from pamnet.viz.edges import cap_pairs
 from pamnet.viz.molblock import pdb_block, sdf_block
 from pamnet.viz.plots import _two_hop_count
@@ -237,17 +238,24 @@ def test_attention_and_contribution_views():
     s, inp = _synthetic_complex()
     rows = row_index(inp, s.n_atoms)
     n = inp.num_atoms
-    att = torch.zeros(2, n, 2)
-    att[:, :, 1] = 1.0  # every atom all-local -> red
+    att = torch.full((2, n, 2), 0.5)
+    att[:, 0] = torch.tensor([0.52, 0.48])  # one atom a little more global, one more local
+    att[:, 1] = torch.tensor([0.46, 0.54])
     av = attention_view(s, att, atom_index=rows)
-    assert RED in av.view.startjs and BLUE not in av.view.startjs
-    assert "global" in av.legend_html and "local" in av.legend_html
+    js = av.view.startjs.lower()
+    # the scale spans what the atoms show (0.48-0.54), so both ends are coloured in full,
+    # in the interaction palette, never in the +/- one
+    assert PURPLE in js and ORANGE in js and RED not in js and BLUE not in js
+    assert "0.480 more global" in av.legend_html and "more local 0.540" in av.legend_html
     contrib = torch.zeros(1, n, 1)
     contrib[0, 0, 0] = -2.0  # first row (a pocket atom, complex part) negative
     cv = contribution_view(s, contrib, atom_index=rows, unit="kcal/mol")
     assert BLUE in cv.view.startjs and "-2 kcal/mol" in cv.legend_html
     mol = from_smiles("CCO")
-    assert RED in attention_view(mol, np.ones(mol.n_atoms)).view.startjs
+    assert ORANGE in attention_view(mol, np.ones(mol.n_atoms)).view.startjs.lower()
+    split = channel_view(mol, np.full(mol.n_atoms, 1.0), np.arange(mol.n_atoms, dtype=float))
+    assert PURPLE in split.view.startjs.lower() and ORANGE in split.view.startjs.lower()
+    assert "via local" in split.legend_html
 
 
 # --- plots ---------------------------------------------------------------------
@@ -443,3 +451,18 @@ def test_a_big_structure_sends_a_region_and_capped_edges_to_the_viewer():
     for pairs, total in ((whole.local, view.n_local_total), (whole.nonlocal_, view.n_global_total)):
         assert total == int((np.isin(pairs[:, 0], focus) | np.isin(pairs[:, 1], focus)).sum())
     assert "Showing" in view.legend_html and "counts are for the whole structure" in html
+
+
+def test_channel_bars_split_each_target_into_its_local_and_global_fractions():
+    import pandas as pd
+
+    from pamnet.viz import channel_bars
+
+    frame = pd.DataFrame(
+        {"target": ["homo", "<b>x</b>"], "unit": ["eV", ""], "value": [-7.0, 1.0],
+         "via global": [-0.5, 0.0], "via local": [1.5, 0.0], "offset": [-8.0, 1.0]}
+    )  # fmt: skip
+    fig = channel_bars(frame)
+    local, glob = fig.data
+    assert list(local.x) == [0.75, 0.0] and list(glob.x) == [0.25, 0.0]
+    assert local.marker.color == ORANGE and "<b>" not in "".join(local.y)

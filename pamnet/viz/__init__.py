@@ -1,16 +1,23 @@
 """Views and figures shared by the app and the notebooks (issue 8).
 
-3D (py3Dmol): `edge_view`, `attention_view`, `contribution_view` return objects
+3D (py3Dmol): `edge_view`, `attention_view`, `channel_view`, `contribution_view` return objects
 that show themselves in Jupyter and give a standalone page with `.to_html()`
 for Streamlit (`st.iframe(view.to_html(), height=...)`).
-Plotly: `attention_heatmap`, `contribution_bars`, `cost_vs_cutoff`, `loss_curves`,
+Plotly: `attention_heatmap`, `channel_bars`, `contribution_bars`, `cost_vs_cutoff`, `loss_curves`,
 `parity_plot` (`attention_heatmap` and `contribution_bars` also take a Prediction or
 an Explanation, `loss_curves` a FinetuneResult). No Streamlit import here: pages call these and render.
 """
 
 from __future__ import annotations
 
-from pamnet.viz.colorings import attention_view, contribution_view, local_share, per_atom
+from pamnet.viz.channels import channel_bars
+from pamnet.viz.colorings import (
+    attention_view,
+    channel_view,
+    contribution_view,
+    local_share,
+    per_atom,
+)
 from pamnet.viz.edges import (
     EdgePairs,
     EdgeView,
@@ -36,6 +43,8 @@ __all__ = [
     "atom_labels",
     "attention_heatmap",
     "attention_view",
+    "channel_bars",
+    "channel_view",
     "contribution_bars",
     "contribution_view",
     "cost_table",

@@ -1,9 +1,11 @@
 """Atoms coloured by what the model did: fusion attention and contributions.
 
-Both use the diverging map of `pamnet.viz.colors` (blue ... near-white ... red):
+Two palettes of `pamnet.viz.colors`, one meaning each:
 
-* attention_view: the share of the LOCAL layer in the fusion attention,
-  0 (all global, blue) ... 0.5 (balanced, white) ... 1 (all local, red);
+* attention_view: the share of the LOCAL layer in the fusion attention, purple (more
+  global) ... near-white ... orange (more local), over the range the structure shows;
+* channel_view: the share of each atom's learned contribution that came through the
+  local layers, in the same purple-orange palette;
 * contribution_view: per-atom contribution, symmetric around 0: negative blue,
   positive red, the scale running from -max|c| to +max|c|.
 
@@ -18,7 +20,13 @@ import numpy as np
 from pamnet.errors import ConfigError
 from pamnet.structure import Structure
 from pamnet.viz import html as H
-from pamnet.viz.colors import DIVERGING_STOPS, diverging, symmetric_range
+from pamnet.viz.colors import (
+    DIVERGING_STOPS,
+    INTERACTION_STOPS,
+    diverging,
+    observed_range,
+    symmetric_range,
+)
 from pamnet.viz.view import (
     LARGE_STRUCTURE,
     MolView,
@@ -79,11 +87,14 @@ def local_share(attention, layer: int | None = None) -> np.ndarray:
     return a[layer, :, 1] if layer is not None else a[:, :, 1].mean(0)
 
 
-def _colored_view(s, values, has, vmin, vmax, focus, width, height, legend, title) -> MolView:
+def _colored_view(
+    s, values, has, vmin, vmax, focus, width, height, legend, title, stops=DIVERGING_STOPS
+) -> MolView:
     focus_idx = resolve_focus(s, focus)
     if focus_idx is None and s.n_atoms > LARGE_STRUCTURE:
         focus_idx = np.nonzero(has)[0]
-    colors = diverging(np.nan_to_num(values, nan=0.5 * (vmin + vmax)), vmin, vmax, COLOR_LEVELS)
+    mid = 0.5 * (vmin + vmax)
+    colors = diverging(np.nan_to_num(values, nan=mid), vmin, vmax, COLOR_LEVELS, stops)
     v = new_view(s, width, height)
     draw_atoms(v, s, stick_atoms(s, focus_idx) & has, colors)
     zoom(v, focus_idx)
@@ -106,21 +117,59 @@ def attention_view(
     `PAMNet(..., return_attention=True)`, or [N] local shares in [0, 1].
     layer: one block (0-based) or None for the mean over blocks. atom_index: [N]
     structure atom of each row (`edges.row_index`), identity when None.
-    Colours: blue = global (0), white = balanced (0.5), red = local (1).
+    Colours: purple = more global, orange = more local, over the range this structure
+    shows (`colors.observed_range`; the legend gives it), not the possible 0-1: a
+    trained model's shares often sit near 0.5, and their pattern is the point.
     """
     share = local_share(attention, layer)
     values, has = per_atom(share, structure.n_atoms, atom_index, reduce="first")
+    values = np.clip(values, 0.0, 1.0)
+    lo, hi = observed_range(values[has])
     which = "mean over blocks" if layer is None else f"block {layer + 1}"
     legend = H.gradient_legend(
-        f"fusion attention, local share ({which})",
-        DIVERGING_STOPS,
-        "global 0",
-        "1 local",
+        f"local share of the fusion attention ({which}); scale over this structure's "
+        "range, the possible one is 0 to 1",
+        INTERACTION_STOPS,
+        f"{lo:.3f} more global",
+        f"more local {hi:.3f}",
     )
-    values = np.clip(values, 0.0, 1.0)
     return _colored_view(
-        structure, values, has, 0.0, 1.0, focus, width, height, legend, structure.name
+        structure, values, has, lo, hi, focus, width, height, legend, structure.name,
+        INTERACTION_STOPS,
+    )  # fmt: skip
+
+
+def channel_view(
+    structure: Structure,
+    via_global,
+    via_local,
+    *,
+    atom_index=None,
+    focus=None,
+    width: int = 640,
+    height: int = 480,
+) -> MolView:
+    """Atoms coloured by where their learned contribution came from: the local fraction
+    |local part| / (|global part| + |local part|) of one target, purple (through the
+    global, non-local layers) to orange (through the local layers), over the range this
+    structure shows. via_global, via_local: [N] per row (`Explanation.channels` summed
+    over blocks); rows of one atom are added first."""
+    g, has = per_atom(_numpy(via_global), structure.n_atoms, atom_index, reduce="sum")
+    loc, _ = per_atom(_numpy(via_local), structure.n_atoms, atom_index, reduce="sum")
+    total = np.abs(g) + np.abs(loc)
+    frac = np.where(total > 0, np.abs(loc) / np.where(total > 0, total, 1.0), 0.5)
+    lo, hi = observed_range(frac[has])
+    legend = H.gradient_legend(
+        "share of the atom's learned contribution that came through the local layers; "
+        "scale over this structure's range, the possible one is 0 to 1",
+        INTERACTION_STOPS,
+        f"{lo:.2f} via global",
+        f"via local {hi:.2f}",
     )
+    return _colored_view(
+        structure, frac, has, lo, hi, focus, width, height, legend, structure.name,
+        INTERACTION_STOPS,
+    )  # fmt: skip
 
 
 def contribution_view(
@@ -157,4 +206,4 @@ def contribution_view(
     )
 
 
-__all__ = ["attention_view", "contribution_view", "local_share", "per_atom"]
+__all__ = ["attention_view", "channel_view", "contribution_view", "local_share", "per_atom"]

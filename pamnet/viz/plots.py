@@ -15,16 +15,17 @@ from pamnet.tasks import edge_counts, get_task
 from pamnet.viz import html as H
 from pamnet.viz.colors import (
     DIVERGING_SCALE,
-    DIVERGING_STOPS,
     GLOBAL_EDGE,
+    INTERACTION_STOPS,
     LOCAL_EDGE,
     diverging,
+    observed_range,
     symmetric_range,
 )
 from pamnet.viz.edges import model_input
 
-# Global-share colour scale: 1 (global) blue ... 0 (local) red, as in the 3D views.
-GLOBAL_SHARE_SCALE = [[1.0 - p, c] for p, c in reversed(DIVERGING_STOPS)]
+# Global-share colour scale: high (global) purple ... low (local) orange, as in the 3D views.
+GLOBAL_SHARE_SCALE = [[1.0 - p, c] for p, c in reversed(INTERACTION_STOPS)]
 
 
 def _numpy(x) -> np.ndarray:
@@ -66,8 +67,9 @@ def attention_heatmap(attention, atom_labels=None, title: str = "Fusion attentio
 
     attention: [L, N, 2] (global, local), or a Prediction (with attention=True) or an
     Explanation, whose atom labels are then used. z is attention[..., 0], shape [L, N];
-    blue = global (1), red = local (0). Atoms sit at x = 0..N-1 with tick labels,
-    so repeated labels stay separate columns.
+    purple = more global, orange = more local, over the range the values show
+    (`colors.observed_range`; the colour bar's title says so). Atoms sit at
+    x = 0..N-1 with tick labels, so repeated labels stay separate columns.
     """
     import plotly.graph_objects as go
 
@@ -79,19 +81,20 @@ def attention_heatmap(attention, atom_labels=None, title: str = "Fusion attentio
     n_layer, n = a.shape[:2]
     labels = _labels(atom_labels, n)
     z = a[:, :, 0]  # [L, N]
+    lo, hi = observed_range(z)
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=list(range(n)),
             y=[f"block {i + 1}" for i in range(n_layer)],
             customdata=np.tile(np.array(labels, dtype=object), (n_layer, 1)),
-            zmin=0.0,
-            zmax=1.0,
+            zmin=lo,
+            zmax=hi,
             colorscale=GLOBAL_SHARE_SCALE,
             colorbar={
-                "title": {"text": "global share"},
-                "tickvals": [0, 0.5, 1],
-                "ticktext": ["0 local", "0.5", "1 global"],
+                "title": {"text": "global share<br>(this range;<br>possible 0-1)"},
+                "tickvals": [lo, 0.5 * (lo + hi), hi],
+                "ticktext": [f"{lo:.3f} local", f"{0.5 * (lo + hi):.3f}", f"{hi:.3f} global"],
             },
             hovertemplate="%{customdata}<br>%{y}<br>global share %{z:.3f}<extra></extra>",
         )
