@@ -22,6 +22,7 @@ COMMANDS = (
     "inspect",
     "explain",
     "checkpoints",
+    "targets",
     "evaluate",
     "finetune",
     "jobs",
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `pamnet ... | head`: the reader stopped listening, not a bug
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141
     except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, never a traceback
         if args.debug:
             traceback.print_exc()

@@ -22,8 +22,8 @@ QM9_MEANINGS: dict[str, tuple[str, str]] = {
            "of charge, squared and averaged: a size measure (always >= 0)"),
     "zpve": ("zero-point vibrational energy", "energy the molecule keeps from vibrating "
              "even at 0 K (always >= 0)"),
-    "u0": ("internal energy at 0 K", "total energy of the molecule (electrons and nuclei, "
-           "with zero-point vibration), relative to nothing: large and negative"),
+    "u0": ("internal energy at 0 K", "total energy of the molecule with its zero-point "
+           "vibration, measured from separated electrons and nuclei: large and negative"),
     "u": ("internal energy at 298 K", "U0 plus the thermal energy at room temperature"),
     "h": ("enthalpy at 298 K", "U plus pV (= kT per molecule for an ideal gas)"),
     "g": ("free energy at 298 K", "H minus T times the entropy: what decides equilibria"),

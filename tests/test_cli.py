@@ -72,3 +72,19 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
     assert "Traceback" not in err
     assert main(["--debug", "checkpoints"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_targets_lists_meanings_and_a_closed_pipe_is_not_an_error(tiny_registry):
+    import json
+
+    out = _run("targets", "--json", "--checkpoint", "tiny")
+    assert out.returncode == 0, out.stderr
+    rows = {r["target"]: r for r in json.loads(out.stdout)["targets"]}
+    assert "occupied orbital" in rows["homo"]["meaning"] and rows["u0"]["unit"] == "eV"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pamnet", "targets", "--json", "--checkpoint", "tiny"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    p.stdout.close()  # the reader (say `| head`) is gone before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and err == "", err
