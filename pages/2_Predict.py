@@ -11,6 +11,7 @@ import ui
 from pamnet.errors import PamnetError
 from pamnet.registry import input_geometry
 from pamnet.session import input_key
+from pamnet.targets import meaning
 from pamnet.text import csv_safe
 from ui import cache, inputs
 from ui.sidebar import checkpoint_name, show_checkpoint
@@ -156,6 +157,12 @@ else:
     base = input_key("sdf", data, upload.name)
     st.caption(f"{len(items):,} records in {ui.md(upload.name)}")
 
+
+def meaning_of(column: str) -> str | None:
+    """The plain-language meaning of a result column such as 'u0 [eV]' (None if unknown)."""
+    return meaning(column.split(" [", 1)[0]) or None
+
+
 # --- predict ----------------------------------------------------------------------------
 kw = tuple(sorted(sess.featurize_kw().items())) if mode == "Current structure" else ()
 mtime = cache.mtime_ns(info.path)
@@ -206,11 +213,16 @@ if len(results) == 1:
         for lo in range(0, len(value_cols), METRICS_PER_ROW):  # 12 QM9 targets: 3 rows
             shown = value_cols[lo : lo + METRICS_PER_ROW]
             for col, target in zip(st.columns(METRICS_PER_ROW), shown):
-                col.metric(ui.md(target), f"{row[target]:.6g}")
+                col.metric(ui.md(target), f"{row[target]:.6g}", help=meaning_of(target))
         if warnings[0]:
             st.warning("\n".join(f"- {ui.md(w)}" for w in warnings[0]))
 else:
-    st.dataframe(results, hide_index=True)
+    help_of = {c: meaning_of(c) for c in value_cols}
+    st.dataframe(
+        results,
+        hide_index=True,
+        column_config={c: st.column_config.NumberColumn(help=h) for c, h in help_of.items() if h},
+    )
 st.caption(
     f"{len(results) - failed:,} predicted, {failed:,} failed, in {seconds:.2f} s on "
     f"{cache.device_label(device)} with {ui.md(info.name)}."

@@ -50,6 +50,8 @@ def test_one_smiles_gives_numbers_and_downloads(at):
     values = {m.label: float(m.value) for m in at.metric}
     assert set(values) == {"homo \\[eV\\]", "u0 \\[eV\\]"}
     assert all(math.isfinite(v) for v in values.values())
+    homo = next(m for m in at.metric if m.label.startswith("homo"))
+    assert "occupied orbital" in homo.proto.help  # each target says what it means
     assert "geometry" in at.warning[0].value  # MMFF geometry, model trained on DFT
     assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download SDF"]
     assert "1 predicted, 0 failed" in " ".join(c.value for c in at.caption)
