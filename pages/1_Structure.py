@@ -207,15 +207,25 @@ except PamnetError as exc:
     st.stop()
 
 cols = st.columns(6)
-directed = "Directed edges, as the model passes messages; the 3D view draws each pair once."
+
+
+def directed(kind: str) -> str:
+    return (
+        f"Pairs of atoms, as the 3D view and its legend count them; messages run both ways, "
+        f"so the model passes {counts[f'n_{kind}_directed']:,} directed messages."
+    )
+
+
 cols[0].metric("Atoms (model)", f"{counts['n_atoms']:,}", help=f"{s.n_atoms:,} in the file")
-cols[1].metric("Local edges", f"{counts['n_local']:,}", help=directed)
+cols[1].metric("Local edges", f"{counts['n_local']:,}", help=directed("local"))
 cols[2].metric(
     "Non-local edges",
     f"{counts['n_nonlocal']:,}",
-    help=directed + " Global edges that are not local ones (dashed in the view).",
+    help=directed("nonlocal") + " Global edges that are not local ones (dashed in the view).",
 )
-cols[3].metric("Global edges", f"{counts['n_global']:,}", help=directed + " Includes local pairs.")
+cols[3].metric(
+    "Global edges", f"{counts['n_global']:,}", help=directed("global") + " Includes local pairs."
+)
 cols[4].metric("Two-hop angles", f"{counts['n_two_hop']:,}", help="Angle terms k→j→i (local)")
 cols[5].metric("One-hop angles", f"{counts['n_one_hop']:,}", help="Angle terms j←i→k (local)")
 if drawn["capped"]:

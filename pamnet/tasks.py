@@ -194,6 +194,12 @@ class _TypedFeaturizer:
         return self.base(structure, elements=self.elements, **kw)
 
 
+def _pairs(edge: Tensor, n: int) -> Tensor:
+    """Unordered pair keys (min * n + max) of directed edges [2, E], unique."""
+    lo, hi = torch.minimum(edge[0], edge[1]), torch.maximum(edge[0], edge[1])
+    return torch.unique(lo * n + hi)
+
+
 def edge_counts(
     inp: GraphInput,
     task: str,
@@ -201,19 +207,23 @@ def edge_counts(
     cutoff_g: float | None = None,
     knn_k: int = 50,
 ) -> dict:
-    """Atoms, local and global edges (directed), non-local edges (global edges that are
-    not local ones: what the global layer adds), and angle terms PAMNet would use.
+    """Atoms; local, global and non-local (global but not local: what the global layer
+    adds) edges, as pairs of atoms (`n_local`, ...) and as the directed edges messages
+    run along (`n_local_directed`, ...); and the angle terms PAMNet would use.
     Cutoffs in Å, the task's defaults where None."""
     batch = collate([inp])
     g = get_task(task, knn_k=knn_k).graphs(batch, cutoff_l, cutoff_g)
     n = batch.num_atoms
+    local_keys, global_keys = _pairs(g.edge_l, n), _pairs(g.edge_g, n)
+    directed_nonlocal = ~torch.isin(g.edge_g[0] * n + g.edge_g[1], g.edge_l[0] * n + g.edge_l[1])
     return {
         "n_atoms": n,
-        "n_local": int(g.edge_l.shape[1]),
-        "n_global": int(g.edge_g.shape[1]),
-        "n_nonlocal": int(
-            (~torch.isin(g.edge_g[0] * n + g.edge_g[1], g.edge_l[0] * n + g.edge_l[1])).sum()
-        ),
+        "n_local": int(local_keys.numel()),
+        "n_global": int(global_keys.numel()),
+        "n_nonlocal": int((~torch.isin(global_keys, local_keys)).sum()),
+        "n_local_directed": int(g.edge_l.shape[1]),
+        "n_global_directed": int(g.edge_g.shape[1]),
+        "n_nonlocal_directed": int(directed_nonlocal.sum()),
         "n_two_hop": int(geometry.two_hop(g.edge_l, n).idx_i.numel()),
         "n_one_hop": int(geometry.one_hop(g.edge_l, n).idx_i.numel()),
     }

@@ -47,10 +47,13 @@ def test_default_render_asks_for_input(at):
 def test_smiles_gives_counts_view_table_and_sidebar(at):
     at = build(at, "CCO")
     assert not at.exception and not at.error
-    # ethanol: 9 atoms, 8 bonds -> 16 directed local edges; every pair within 5 Å
+    # ethanol: 9 atoms, 8 bonds; every one of the 36 pairs within 5 Å. Counted as pairs,
+    # as the view's legend counts them; the directed count is in the tooltip
     m = metrics(at)
-    assert m["Atoms (model)"] == 9 and m["Local edges"] == 16 and m["Global edges"] == 72
-    assert m["Non-local edges"] == 72 - 16  # the dashed ones: 28 pairs each way
+    assert m["Atoms (model)"] == 9 and m["Local edges"] == 8 and m["Global edges"] == 36
+    assert m["Non-local edges"] == 36 - 8  # the dashed ones
+    local = next(x for x in at.metric if x.label == "Local edges")
+    assert "16 directed messages" in local.proto.help
     assert m["Two-hop angles"] > 0 and m["One-hop angles"] > 0
     (view,) = at.get("iframe")
     assert "local edges (solid): 8 of 8 pairs" in view.proto.srcdoc
@@ -126,7 +129,7 @@ def test_example_selection(at, name, task, formula):
     m = metrics(at)
     assert m["Local edges"] > 0 and m["Global edges"] >= m["Local edges"]
     if name == "benzene":
-        assert m["Local edges"] == 24  # 12 bonds
+        assert m["Local edges"] == 12  # 12 bonds
     if name == "rna":  # 20 Å global cutoff: more pairs than are drawn, and the page says so
         assert "Drawing 2,000 of" in at.info[0].value
 

@@ -9,7 +9,7 @@ from pamnet.examples import get_example
 def test_inspect_complex_text(capsys):
     assert main(["inspect", str(get_example("complex").path)]) == 0
     out = capsys.readouterr().out
-    assert "ligand BEN: 9 heavy atoms" in out and "local edges" in out
+    assert "ligand BEN: 9 heavy atoms" in out and "edges as atom pairs: local" in out
     assert "cutoff_l 2.0" in out  # the official PDBbind cutoffs by default
 
 
@@ -18,9 +18,13 @@ def test_inspect_smiles_json_with_cutoffs(capsys):
     (r,) = json.loads(capsys.readouterr().out)
     assert r["elements"] == {"C": 2, "H": 6, "O": 1} and r["task"] == "molecule"
     assert set(r["graph"]) == {
-        "n_atoms", "n_local", "n_global", "n_nonlocal", "n_two_hop", "n_one_hop"
+        "n_atoms", "n_local", "n_global", "n_nonlocal", "n_two_hop", "n_one_hop",
+        "n_local_directed", "n_global_directed", "n_nonlocal_directed",
     }  # fmt: skip
-    assert r["graph"]["n_local"] == 16 and r["cutoff_g"] == 4.0
+    # one convention: pairs of atoms (8 bonds), the directed count beside it
+    assert r["graph"]["n_local"] == 8 and r["graph"]["n_local_directed"] == 16
+    assert r["graph"]["n_global_directed"] == 2 * r["graph"]["n_global"]
+    assert r["cutoff_g"] == 4.0
     assert [a["element"] for a in r["atoms"]] == ["C", "C", "O"] + ["H"] * 6
     assert len(r["bonds"]) == 8 and [0, 1] in r["bonds"] and r["atoms"][2]["degree"] == 2
 

@@ -166,9 +166,10 @@ def _text(r: dict) -> str:
     if "graph" in r:
         g = r["graph"]
         lines.append(
-            f"  graph     {g['n_atoms']} atoms; local edges {g['n_local']}, non-local "
-            f"{g['n_nonlocal']}, global {g['n_global']} (directed); two-hop angles "
-            f"{g['n_two_hop']}, one-hop angles {g['n_one_hop']}"
+            f"  graph     {g['n_atoms']} atoms; edges as atom pairs: local {g['n_local']}, "
+            f"non-local {g['n_nonlocal']}, global {g['n_global']} (messages run both ways: "
+            f"{g['n_local_directed']}, {g['n_nonlocal_directed']}, {g['n_global_directed']} "
+            f"directed); two-hop angles {g['n_two_hop']}, one-hop angles {g['n_one_hop']}"
         )
     for w in r["warnings"]:
         lines.append(f"  warning   {w}")

@@ -219,7 +219,7 @@ def cost_vs_cutoff(
 ):
     """Edges and angle terms against a cutoff (Å): PAMNet's cost vs DimeNet-style.
 
-    Lines: local and global edges (directed), PAMNet angle terms (two-hop + one-hop
+    Lines: local and global edges (pairs of atoms), PAMNet angle terms (two-hop + one-hop
     on the local graph only) and DimeNet-style angles (two-hop triplets on the
     global graph). See `cost_table` for `which` and the numbers themselves.
     """
@@ -227,8 +227,8 @@ def cost_vs_cutoff(
 
     df = cost_table(structure_or_input, task, cutoffs, which, cutoff_l, cutoff_g, knn_k)
     series = [
-        ("n_local", "local edges", LOCAL_EDGE, "solid"),
-        ("n_global", "global edges", GLOBAL_EDGE, "solid"),
+        ("n_local", "local edges (pairs)", LOCAL_EDGE, "solid"),
+        ("n_global", "global edges (pairs)", GLOBAL_EDGE, "solid"),
         ("pamnet_angles", "PAMNet angle terms (local graph)", LOCAL_EDGE, "dash"),
         ("dimenet_angles", "DimeNet-style angles (global graph)", "#555555", "dot"),
     ]
