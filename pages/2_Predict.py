@@ -202,6 +202,8 @@ if bar is not None:
 results = pd.concat(frames, ignore_index=True)
 failed = int((results["error"] != "").sum())
 value_cols = [c for c in results.columns if c not in ("name", "n_atoms", "warnings", "error")]
+if failed:  # the reason beside each failed row, not off-screen after 12 value columns
+    results = results[["name", "error", "n_atoms", *value_cols, "warnings"]]
 
 st.subheader("Results")
 if len(results) == 1:

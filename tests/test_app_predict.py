@@ -163,6 +163,7 @@ def test_a_2d_sdf_is_predicted_record_by_record_with_the_reason_beside_each_fail
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert table["name"].tolist() == ["drawn1", "drawn2", "bad", "drawn3"]
+    assert list(table.columns[:2]) == ["name", "error"]  # the reason beside each row
     assert table["error"][0] == "" and table["error"][3] == ""
     assert "S at atom 3" in table["error"][1] and "fine-tune" in table["error"][1]
     assert "unknown element" in table["error"][2].lower()
