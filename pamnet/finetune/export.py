@@ -81,7 +81,8 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
         lines += ["", f"Elements: {', '.join(c.elements)}."]
     lines += [
         "",
-        f"- **Data**: {md(ft.get('data'))}: {ft.get('rows_used')} of {ft.get('rows')} rows used "
+        f"- **Data**: {md(Path(str(ft.get('data'))).name)}: {ft.get('rows_used')} of "
+        f"{ft.get('rows')} rows used "
         f"({ft.get('row_errors')} rejected); geometry {loaded.metadata.get('geometry')}.",
         f"- **Split**: random, seed {split.get('seed')}: {split.get('n_train')} train / "
         f"{split.get('n_val')} validation (fraction {split.get('val_fraction')}).",
