@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if hasattr(args, "device") and not getattr(args, "threads", None):
+            from pamnet.device import size_threads
+
+            size_threads()  # commands that run a model: the cores others leave free
         return int(args.func(args) or 0)
     except PamnetError as exc:
         if args.debug:

@@ -72,6 +72,7 @@ class Explanation:
     input: GraphInput | None = field(default=None, repr=False)
     structure: object | None = field(default=None, repr=False)
     model: object | None = field(default=None, repr=False)  # the LoadedModel it came from
+    _tables: dict = field(default_factory=dict, repr=False, compare=False)  # to_frame() cache
 
     def __getstate__(self) -> dict:
         # pickles and copies (st.cache_data) carry the numbers, not the model's weights
@@ -132,7 +133,15 @@ class Explanation:
     def to_frame(self) -> pd.DataFrame:
         """One line per atom (complex: both copies added): element, label, residue,
         mean global/local share, contribution per target (+ offset), IG columns.
-        Complexes also get '<target> complex term' and '<target> own term'."""
+        Complexes also get '<target> complex term' and '<target> own term'. Built once
+        per set of attributions (every summary table starts from it)."""
+        key = tuple(sorted(self.attributions))
+        if key not in self._tables:
+            self._tables.clear()
+            self._tables[key] = self._atom_frame()
+        return self._tables[key].copy()
+
+    def _atom_frame(self) -> pd.DataFrame:
         rows = self.row_frame()
         keys = ["side", "atom"]
         values = self._value_columns(rows)

@@ -14,6 +14,7 @@ from pamnet.io._text import Limits, check_atoms
 from pamnet.structure import _COVALENT_RADII, Structure, atomic_numbers, covalent_bonds
 
 MIN_DISTANCE = 0.5  # Å; closer than any real bond (H-H is 0.74 Å)
+SMALL = 500  # atoms: up to here overlaps are found with a dense distance matrix (2 MB)
 # A flat structure (all z equal) is a 2D drawing, not a planar molecule, when a bond is
 # this much (Å) longer than the sum of covalent radii (depictions draw C-H and O-H as
 # long as C-C, ~1.5 Å; real bonds are at most a few hundredths longer) ...
@@ -30,6 +31,15 @@ def find_overlap(coords: np.ndarray, min_distance: float = MIN_DISTANCE) -> tupl
     """
     if len(coords) < 2:
         return -1, -1, float("inf")
+    if len(coords) <= SMALL:  # a dense check is faster than importing scipy.spatial (~1 s)
+        d = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+        d[np.diag_indices(len(coords))] = np.inf
+        close = np.argwhere(d < min_distance)
+        if not len(close):
+            return -1, -1, float("inf")
+        i = int(close[0][0])  # the first atom with a too-close neighbour, and its nearest
+        j = int(np.argmin(d[i]))
+        return min(i, j), max(i, j), float(d[i, j])
     from scipy.spatial import cKDTree
 
     dist, nbr = cKDTree(coords).query(coords, k=2)
