@@ -79,6 +79,31 @@ def covalent_bonds(
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
+def _components(n: int, bonds: np.ndarray) -> np.ndarray:
+    """[n] connected-component label of each atom over `bonds` [B, 2]: label
+    propagation with pointer jumping in numpy (no scipy import for a small molecule);
+    scipy's connected_components beyond 5,000 atoms."""
+    if n > 5_000:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        graph = coo_matrix((np.ones(len(bonds)), (bonds[:, 0], bonds[:, 1])), shape=(n, n))
+        return connected_components(graph, directed=False)[1]
+    labels = np.arange(n)
+    if len(bonds) == 0:
+        return labels
+    i, j = bonds[:, 0].astype(np.int64), bonds[:, 1].astype(np.int64)
+    while True:
+        low = np.minimum(labels[i], labels[j])
+        new = labels.copy()
+        np.minimum.at(new, i, low)
+        np.minimum.at(new, j, low)
+        new = new[new]  # pointer jumping: follow labels to their own labels
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
+
+
 def _as_list(values, n: int, default: str | None) -> list[str] | None:
     if values is None:
         return None if default is None else [default] * n
@@ -257,12 +282,8 @@ class Structure:
     def fragments(self, bonds: np.ndarray | None = None) -> list[np.ndarray]:
         """Atom indices of each connected fragment, largest first, over `bonds` ([B, 2];
         default `display_bonds`)."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         b = self.display_bonds() if bonds is None else np.asarray(bonds).reshape(-1, 2)
-        graph = coo_matrix((np.ones(len(b)), (b[:, 0], b[:, 1])), shape=(self.n_atoms,) * 2)
-        _, labels = connected_components(graph, directed=False)
+        labels = _components(self.n_atoms, b)
         parts = [np.nonzero(labels == k)[0] for k in np.unique(labels)]
         return sorted(parts, key=len, reverse=True)
 

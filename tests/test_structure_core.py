@@ -105,3 +105,20 @@ def test_notebook_display_escapes_and_caps_rows():
     assert "&lt;b&gt;x&lt;/b&gt;" in text and "<b>x</b>" not in text
     assert text.count("<tr") == MAX_HTML_ROWS + 1  # header + rows and "10 more atoms" in text
     assert repr(s) == "Structure('<b>x</b>', C40, 40 atoms, no bonds, file)"
+
+
+def test_fragments_match_scipy_connected_components():
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from pamnet.structure import _components
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 300))
+        bonds = rng.integers(0, n, (int(rng.integers(0, 2 * n)), 2))
+        ours = _components(n, bonds)
+        graph = coo_matrix((np.ones(len(bonds)), (bonds[:, 0], bonds[:, 1])), shape=(n, n))
+        ref = connected_components(graph, directed=False)[1]
+        assert len(set(zip(ours, ref))) == len(set(ours)) == len(set(ref))  # same partition
