@@ -1,5 +1,6 @@
 """Prediction service and `pamnet predict` / `pamnet checkpoints`."""
 
+import io
 import json
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from pamnet.cli import main
+from pamnet.io import from_smiles, write
 from pamnet.predict import Predictor, to_frame, to_sdf
 from pamnet.testing import TINY_TARGETS
 
@@ -260,3 +262,37 @@ def test_cli_predicts_a_csv_of_smiles_row_by_row(tiny_registry, tmp_path, capsys
     assert "cannot parse the SMILES" in rows[1]["error"] and "empty" in rows[2]["error"]
     assert main(["predict", str(table), "--smiles-col", "y"]) == 1  # not SMILES: one error row
     assert "does not look like SMILES" in capsys.readouterr().err
+
+
+def test_cli_inputs_accumulate_in_order_and_stdin_and_a_table_on_request(tiny_registry, tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    sdf = tmp_path / "two.sdf"
+    write([from_smiles("CCO", name="ethanol"), from_smiles("CCN", name="ethylamine")], sdf)
+    out = tmp_path / "out.csv"
+    # repeated --smiles add up; a file after --smiles is still a file; a positional
+    # SMILES is a SMILES
+    args = ["predict", "CO", "--smiles", "C", "--smiles", "CC", str(sdf)]
+    assert main([*args, "--checkpoint", "tiny", "-o", str(out)]) == 0
+    assert list(pd.read_csv(out)["name"]) == ["CO", "C", "CC", "ethanol", "ethylamine"]
+    # - reads standard input: a .smi list, or a table with a SMILES column
+    for text, names in (
+        ("CCO a\nC1CC( broken\n", ["a", "broken"]),
+        ("smiles,id\nCCO,x\n", ["CCO"]),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "pamnet", "predict", "-", "--checkpoint", "tiny"],
+            input=text, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert list(pd.read_csv(io.StringIO(run.stdout))["name"]) == names  # piped: CSV
+    table = subprocess.run(
+        [sys.executable, "-m", "pamnet", "predict", "CCO", "C1CC(", "--checkpoint", "tiny",
+         "--format", "table"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    lines = table.stdout.splitlines()
+    assert "homo [eV]" in lines[0] and "status" in lines[0] and "," not in lines[0]
+    assert any(line.startswith("#2 C1CC(: RDKit cannot parse") for line in lines)
