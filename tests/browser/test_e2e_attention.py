@@ -38,15 +38,26 @@ def test_attention_page_draws_heatmap_and_coloured_view(app_url, page):
     wait_idle(page)
     screenshot(page, "attention-top")
 
-    heatmap = page.get_by_test_id("stPlotlyChart").first
+    split = page.get_by_test_id("stPlotlyChart").first  # where each prediction comes from
+    split.scroll_into_view_if_needed()
+    split.locator(".barlayer .point").first.wait_for(state="attached")
+    _, png = screenshot(page, "attention-local-global-split", split)
+    assert not_blank(png), "the local/global split chart is blank"
+
+    heatmap = page.get_by_test_id("stPlotlyChart").nth(1)
     heatmap.scroll_into_view_if_needed()
     heatmap.locator(".heatmaplayer, .hm image, image").first.wait_for(state="attached")
     _, png = screenshot(page, "attention-heatmap", heatmap)
     assert not_blank(png), "the heat map is blank"
 
     png = canvas_png(page, "attention-view-local-global")
-    assert not_blank(png), "the attention-coloured 3D view is blank"
+    assert not_blank(png), "the local/global-coloured 3D view is blank"
     screenshot(page, "attention-page")
+
+    page.get_by_role("radiogroup", name="Colour atoms by").get_by_text("attention", exact=True).click()
+    wait_idle(page)
+    png = canvas_png(page, "attention-view-attention")
+    assert not_blank(png), "the attention-coloured 3D view is blank"
 
     page.get_by_role("radiogroup", name="Colour atoms by").get_by_text("contribution").click()
     wait_idle(page)
