@@ -121,7 +121,7 @@ for w in exp.warnings:
 
 # --- where the prediction comes from ------------------------------------------------------------
 st.subheader("Where each prediction comes from")
-st.plotly_chart(viz.channel_bars(exp.channel_frame()), key="attention.channels")
+st.plotly_chart(viz.channel_bars(exp.channel_frame(), title=""), key="attention.channels")
 st.caption(
     "Each value is an exact sum: what came through the **local** layers (bonds and short "
     "contacts, with angles; orange), what came through the **global** layers (longer "

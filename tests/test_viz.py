@@ -305,6 +305,7 @@ def test_cost_vs_cutoff_monotone(ethanol, task, which):
     assert df["dimenet_angles"].iloc[-1] >= df["n_two_hop"].iloc[-1]  # global ⊇ local there
     fig = cost_vs_cutoff(obj, task, cutoffs, which=which)
     assert len(fig.data) == 4 and list(fig.data[0].x) == cutoffs
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1  # 1, 10, 100 only
 
 
 def test_dimenet_count_closed_form_matches_two_hop():

@@ -51,13 +51,13 @@ def channel_bars(frame, title: str = "Where each prediction comes from"):
         ]  # fmt: skip
     )
     fig.update_layout(
-        title=H.escape(title),
+        title=H.escape(title) if title else None,
         barmode="stack",
         xaxis={"title": "share of the learned part (|local| and |global|)", "range": [0, 1]},
         yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "y": -0.25},
-        height=120 + 28 * len(names),
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        height=150 + 28 * len(names),
+        margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
     )
     return fig
 

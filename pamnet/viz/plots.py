@@ -259,6 +259,8 @@ def cost_vs_cutoff(
         yaxis_title="count",
         yaxis_type="log" if log_y else "linear",
     )
+    if log_y:  # ticks at powers of ten only: no "5, 2, 1000, 5, 2" minor labels
+        fig.update_yaxes(dtick=1, exponentformat="none", separatethousands=True)
     return fig
 
 
@@ -293,6 +295,8 @@ def loss_curves(
         yaxis_title="value",
         yaxis_type="log" if log_y else "linear",
     )
+    if log_y:
+        fig.update_yaxes(dtick=1, exponentformat="power")
     return fig
 
 
