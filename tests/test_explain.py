@@ -309,9 +309,11 @@ def test_force_field_terms_and_angle_cost():
     one, two = angle_term_counts(edge, ethanol.num_atoms)
     assert one == geometry.one_hop(edge, ethanol.num_atoms).idx_i.numel()
     assert two == geometry.two_hop(edge, ethanol.num_atoms).idx_i.numel()
-    cost = angle_cost(ethanol, "molecule", 5.0, 5.0, repeats=1).set_index("model")
+    cost = angle_cost(ethanol, "molecule", 5.0, 5.0, repeats=6).set_index("model")
     assert cost.loc["DimeNet-style", "angle_terms"] > cost.loc["PAMNet", "angle_terms"]
     assert (cost["forward_ms"] > 0).all() and cost["timed"].all()
+    dime = cost.loc["DimeNet-style"]  # back-to-back rounds: a ratio with its spread
+    assert 5 <= dime["rounds"] <= 6 and dime["ratio_low"] <= dime["ratio"] <= dime["ratio_high"]
     assert torch.get_num_threads() == 1  # restored (the module runs single-threaded)
     capped = angle_cost(ethanol, "complex", 2.0, 5.0, max_terms=10)
     assert not capped["timed"].any() and capped["forward_ms"].isna().all()

@@ -75,18 +75,6 @@ def mm_terms(inp: GraphInput, task: str, cutoff_l: float, cutoff_g: float) -> pd
     )  # fmt: skip
 
 
-def _best_time(fn, repeats: int, budget_s: float) -> float:
-    """Fastest of up to `repeats` runs, fewer once `budget_s` is spent (at least one):
-    the least disturbed by other work on the machine."""
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeats and (not times or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.min(times))
-
-
 def _timing_input(inp: GraphInput, cfg: ModelConfig) -> GraphInput:
     """`inp` with placeholder atom inputs of the kind `cfg` reads (timings ignore them)."""
     n = inp.num_atoms
@@ -106,8 +94,8 @@ def angle_cost(
     task: str,
     cutoff_l: float,
     cutoff_g: float,
-    repeats: int = 5,
-    budget_s: float = 0.5,
+    repeats: int = 15,
+    budget_s: float = 1.0,
     max_terms: int = MAX_TIMED_TERMS,
 ) -> pd.DataFrame:
     """PAMNet vs a DimeNet-style variant of the same 1-block model, on one structure.
@@ -117,9 +105,13 @@ def angle_cost(
     graph: angles on every edge. Rows: 'PAMNet', 'DimeNet-style'. Columns:
     angle-edge graph size (edges), one_hop, two_hop, angle_terms, angle_ms (building
     the angle terms: triplets, angles, basis, embedding), forward_ms (one block, all
-    of it), timed (False when over `max_terms`: counted only). Atom inputs are
-    placeholders (any element works; times do not depend on them). Each figure is the
-    fastest of up to `repeats` runs within `budget_s` seconds, on one CPU thread.
+    of it), timed (False when over `max_terms`: counted only); on the DimeNet-style
+    row, ratio / ratio_low / ratio_high: its block time over PAMNet's, median and
+    quartiles over the rounds, and rounds. Atom inputs are placeholders (any element
+    works; times do not depend on them). Times are medians over rounds that run both
+    models back to back (so a busy moment hits both), on one CPU thread: at least 5
+    rounds, then more until the ratio's quartiles are within 10% of it, `repeats`
+    rounds or `budget_s` seconds.
     """
     from pamnet.model import PAMNet
     from pamnet.tasks import task_for
@@ -149,29 +141,51 @@ def angle_cost(
 
 
 def _time_variants(variants, batch, n, repeats, budget_s, max_terms) -> list[dict]:
-    rows = []
+    rows, timed = [], {}
     for name, (model, graphs) in variants.items():
         one, two = angle_term_counts(graphs.edge_l, n)
-        row = {
-            "model": name,
-            "angle_edges": int(graphs.edge_l.shape[1]),
-            "one_hop": one,
-            "two_hop": two,
-            "angle_terms": one + two,
-            "angle_ms": float("nan"),
-            "forward_ms": float("nan"),
-            "timed": one + two <= max_terms,
-        }
-        if row["timed"]:
+        rows.append({
+            "model": name, "angle_edges": int(graphs.edge_l.shape[1]), "one_hop": one,
+            "two_hop": two, "angle_terms": one + two, "angle_ms": float("nan"),
+            "forward_ms": float("nan"), "timed": one + two <= max_terms,
+        })  # fmt: skip
+        if rows[-1]["timed"]:
             model(batch, graphs=graphs)  # warm-up
-            row["angle_ms"] = 1e3 * _best_time(
-                lambda m=model, gr=graphs: m.angle_terms(batch.pos, gr, n), repeats, budget_s
-            )
-            row["forward_ms"] = 1e3 * _best_time(
-                lambda m=model, gr=graphs: m(batch, graphs=gr), repeats, budget_s
-            )
-        rows.append(row)
+            timed[name] = (model, graphs)
+    if not timed:
+        return rows
+    times = {name: ([], []) for name in timed}  # angle terms, whole block (s)
+    start = time.perf_counter()
+    while True:
+        for name, (model, graphs) in timed.items():  # back to back, every round
+            t0 = time.perf_counter()
+            model.angle_terms(batch.pos, graphs, n)
+            t1 = time.perf_counter()
+            model(batch, graphs=graphs)
+            times[name][0].append(t1 - t0)
+            times[name][1].append(time.perf_counter() - t1)
+        rounds = len(next(iter(times.values()))[1])
+        ratio = _ratio(times)
+        stable = ratio is not None and ratio[2] - ratio[1] <= 0.1 * ratio[0]
+        spent = time.perf_counter() - start
+        if rounds >= repeats or (rounds >= 5 and (stable or spent > budget_s)):
+            break
+    for row in rows:
+        if row["model"] in times:
+            angle, block = times[row["model"]]
+            row["angle_ms"], row["forward_ms"] = 1e3 * np.median(angle), 1e3 * np.median(block)
+    if ratio is not None:
+        rows[1].update(ratio=ratio[0], ratio_low=ratio[1], ratio_high=ratio[2], rounds=rounds)
     return rows
+
+
+def _ratio(times: dict) -> tuple[float, float, float] | None:
+    """Median and quartiles of the DimeNet-style block time over PAMNet's, per round."""
+    if len(times) < 2:
+        return None
+    pam, dime = (np.asarray(times[k][1]) for k in ("PAMNet", "DimeNet-style"))
+    r = dime / pam
+    return float(np.median(r)), float(np.quantile(r, 0.25)), float(np.quantile(r, 0.75))
 
 
 __all__ = ["MAX_TIMED_TERMS", "angle_cost", "angle_term_counts", "mm_terms"]
