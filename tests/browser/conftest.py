@@ -171,9 +171,21 @@ def open_app(page, app_url: str, timeout: float = 60) -> None:
 def go_to(page, name: str, timeout: float = 30) -> None:
     """Open the page called `name` through the sidebar navigation (same session)."""
     nav = page.get_by_test_id("stSidebarNav")
-    nav.get_by_role("link", name=name, exact=True).click()
+    link = nav.get_by_role("link", name=name, exact=True)
+    narrow = page.viewport_size["width"] < 1000  # the sidebar is an overlay, shut by default
+    if narrow:
+        page.get_by_test_id("stExpandSidebarButton").first.click()
+        link.wait_for(state="visible", timeout=timeout * 1000)
+        page.wait_for_timeout(400)  # the sidebar slides in
+    link.click()
     page.wait_for_url(f"**/{name.replace(' ', '_')}", timeout=timeout * 1000)
     wait_idle(page, timeout)
+    shut = page.get_by_test_id("stSidebarCollapseButton")
+    if narrow and shut.count() and page.get_by_test_id("stSidebar").get_attribute(
+        "aria-expanded"
+    ) != "false":
+        shut.first.click(force=True)  # out of the way, as a person would close it
+        page.wait_for_timeout(400)
 
 
 def choose(page, label: str, option: str, timeout: float = 30) -> None:
