@@ -8,7 +8,7 @@ one and never branches on the task's name.
 
 | task | local graph | global graph | readout | atom input |
 | --- | --- | --- | --- | --- |
-| molecule | chemical bonds | pairs within cutoff_g | sum | H, C, N, O, F types |
+| molecule | chemical bonds | pairs within cutoff_g | sum | element types (QM9: H, C, N, O, F) |
 | complex | pairs within cutoff_l | pairs within cutoff_g | E(complex) - E(pocket) - E(ligand) | 18 features |
 | rna | kNN within cutoff_l | kNN within cutoff_g | mean | C, N, O types |
 """
