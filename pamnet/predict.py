@@ -288,12 +288,16 @@ def predict(
     **kw,
 ) -> PredictionSet:
     """Predict with a named or path checkpoint (default: the shipped QM9 model for the
-    inputs' geometry, `pamnet.registry.default_name`)."""
-    from pamnet import registry
+    inputs' geometry, `pamnet.registry.default_name`). Items: Structures, SMILES
+    strings, `Record`s, or `pathlib.Path`s of files, each giving one row per record."""
+    from pathlib import Path
 
-    if isinstance(items, str) or not isinstance(items, Iterable):
+    from pamnet import registry
+    from pamnet.io import read_records
+
+    if isinstance(items, str | Path) or not isinstance(items, Iterable):
         items = [items]
-    items = list(items)
+    items = [r for it in items for r in (read_records(it) if isinstance(it, Path) else [it])]
     name = checkpoint or registry.default_name(registry.input_geometry(items))
     return Predictor.from_name(name, device).predict(items, attention=attention, **kw)
 

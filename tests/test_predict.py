@@ -296,3 +296,18 @@ def test_cli_inputs_accumulate_in_order_and_stdin_and_a_table_on_request(tiny_re
     lines = table.stdout.splitlines()
     assert "homo [eV]" in lines[0] and "status" in lines[0] and "," not in lines[0]
     assert any(line.startswith("#2 C1CC(: RDKit cannot parse") for line in lines)
+
+
+def test_api_gives_one_row_per_record_of_a_file(tiny_registry, tmp_path):
+    from pathlib import Path
+
+    import pamnet
+
+    good = write([from_smiles("CCO", name="a"), from_smiles("CCS", name="b")], fmt="sdf")
+    bad = "broken\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0 0.0 0.0 Qq\nM  END\n$$$$\n"
+    path = tmp_path / "mixed.sdf"
+    path.write_text(good + bad)
+    for items in (Path(path), pamnet.read_records(path)):
+        rows = pamnet.predict(items, checkpoint="tiny")
+        assert [r.name for r in rows] == ["a", "b", "broken"]
+        assert rows[0].ok and "S at atom 3" in rows[1].error and "Qq" in rows[2].error
