@@ -254,3 +254,16 @@ def test_a_mol2_drawn_flat_or_without_coordinates_is_embedded_too():
         (s,) = read(text.encode(), fmt="mol2")
         assert s.formula == "C2H4O2" and _is_3d(s) and s.geometry == "mmff"
         assert any("connection table" in w for w in s.warnings)
+
+
+def test_salt_and_cocrystal_fragments_are_embedded_apart():
+    for smiles in ("CC(=O)[O-].[Na+]", "Cl.CCN", "c1ccccc1.c1ccccc1.O.O.O", "C[N+](C)(C)C.[Cl-]"):
+        for seed in range(3):
+            s = from_smiles(smiles, seed=seed)
+            parts = s.fragments()
+            assert len(parts) > 1
+            for a in range(len(parts)):
+                for b in range(a + 1, len(parts)):
+                    pa, pb = s.coords[parts[a]], s.coords[parts[b]]
+                    gap = np.linalg.norm(pa[:, None] - pb[None], axis=-1).min()
+                    assert gap >= 3.0, (smiles, seed, gap)

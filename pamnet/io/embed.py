@@ -45,7 +45,30 @@ def embed_3d(molh: Chem.Mol, seed: int, label: str, optimize: bool = True) -> st
             f"RDKit found no 3D coordinates for {label} (strained or contradictory "
             "stereochemistry?); try another seed, or give 3D coordinates"
         )
-    return (_optimize(molh) if optimize else None) or "etkdg"
+    kind = (_optimize(molh) if optimize else None) or "etkdg"
+    _separate_fragments(molh)
+    return kind
+
+
+FRAGMENT_GAP = 4.0  # Å between the boxes of a salt's or co-crystal's fragments
+
+
+def _separate_fragments(molh: Chem.Mol) -> None:
+    """Set the fragments of a salt or co-crystal side by side along x, `FRAGMENT_GAP`
+    apart, each moved rigidly: ETKDG embeds disconnected fragments independently and
+    may put them on top of each other (seen in RDKit's own ChEMBL and NCI files)."""
+    frags = sorted(Chem.GetMolFrags(molh), key=len, reverse=True)
+    if len(frags) < 2:
+        return
+    conf = molh.GetConformer()
+    pos = conf.GetPositions()
+    edge = pos[list(frags[0]), 0].max() + FRAGMENT_GAP
+    for frag in frags[1:]:
+        idx = list(frag)
+        pos[idx, 0] += edge - pos[idx, 0].min()
+        edge = pos[idx, 0].max() + FRAGMENT_GAP
+    for k, xyz in enumerate(pos):
+        conf.SetAtomPosition(k, xyz.tolist())
 
 
 def _optimize(molh: Chem.Mol) -> str | None:
