@@ -21,6 +21,7 @@ from pamnet.checkpoint import LoadedModel
 from pamnet.data import GraphInput, collate
 from pamnet.device import describe, resolve
 from pamnet.errors import PamnetError
+from pamnet.targets import impossible
 
 # Largest QM9 molecule: 9 heavy atoms (29 atoms with H).
 QM9_MAX_HEAVY = 9
@@ -99,15 +100,20 @@ _TOO_LARGE_HINT = {
 
 class Predictor:
     """Predict with one checkpoint. `device`: 'auto' (GPU when present), 'cpu', 'cuda'.
-    max_atoms: model-input rows allowed per structure (default `MAX_ATOMS[task]`)."""
+    max_atoms: model-input rows allowed per structure (default `MAX_ATOMS[task]`).
+    A value that cannot be (a negative dipole, polarizability, <R²>, ZPVE or heat
+    capacity: `pamnet.targets.NONNEGATIVE`) is left out (NaN) with a note in the row's
+    warnings, unless keep_impossible."""
 
     def __init__(
         self,
         loaded: LoadedModel,
         device: str | torch.device = "auto",
         max_atoms: int | None = None,
+        keep_impossible: bool = False,
     ):
         self.loaded = loaded
+        self.keep_impossible = keep_impossible
         self.device = resolve(device)
         self.model = loaded.model.to(self.device).eval()
         self.max_atoms = max_atoms or MAX_ATOMS.get(self.task, MAX_ATOMS["rna"])
@@ -256,6 +262,12 @@ class Predictor:
                 row = results[idx]
                 row.values = {t: float(values[g, k]) for k, t in enumerate(targets)}
                 self._leave_out_untrained(row)
+                for t, note in impossible(row.values, lm.units):
+                    row.warnings.append(
+                        note.replace("left out", "kept") if self.keep_impossible else note
+                    )
+                    if not self.keep_impossible:
+                        row.values[t] = float("nan")
                 if attention:
                     mask = graph == g
                     row.attention = att[:, mask]

@@ -41,3 +41,25 @@ def meaning(target: str) -> str:
     """One plain-language sentence about a target ('' when unknown)."""
     name, text = QM9_MEANINGS.get(target, ("", ""))
     return f"{name}: {text}" if text else ""
+
+
+# Quantities that cannot be negative, and why (for the note on an impossible value).
+NONNEGATIVE: dict[str, str] = {
+    "mu": "a dipole moment is a magnitude",
+    "alpha": "a polarizability is positive",
+    "r2": "<R²> is a mean squared distance",
+    "zpve": "a zero-point energy is positive",
+    "cv": "a heat capacity is positive",
+}
+
+
+def impossible(values: dict[str, float], units: dict[str, str]) -> list[tuple[str, str]]:
+    """(target, note) for each value that cannot be (a negative NONNEGATIVE one)."""
+    out = []
+    for t, why in NONNEGATIVE.items():
+        v = values.get(t)
+        if v is not None and v < 0:
+            unit = units.get(t, "")
+            out.append((t, f"impossible value left out: {t} = {v:.4g} {unit}".rstrip()
+                        + f" ({why}); the model is off by at least that much here"))  # fmt: skip
+    return out

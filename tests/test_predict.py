@@ -311,3 +311,16 @@ def test_api_gives_one_row_per_record_of_a_file(tiny_registry, tmp_path):
         rows = pamnet.predict(items, checkpoint="tiny")
         assert [r.name for r in rows] == ["a", "b", "broken"]
         assert rows[0].ok and "S at atom 3" in rows[1].error and "Qq" in rows[2].error
+
+
+def test_impossible_values_are_left_out_with_a_note_unless_kept():
+    from pamnet.checkpoint import LoadedModel, Normalization
+    from pamnet.testing import tiny_model
+
+    norm = Normalization([-50.0, 3.0], [0.01, 1.0], [False, False])  # mu far below zero
+    lm = LoadedModel(tiny_model(num_targets=2), ["mu", "homo"], {"mu": "D", "homo": "eV"}, norm)
+    (row,) = Predictor(lm, "cpu").predict(["CCO"])
+    assert np.isnan(row.values["mu"]) and np.isfinite(row.values["homo"])
+    assert any(w.startswith("impossible value left out: mu = -") for w in row.warnings)
+    (kept,) = Predictor(lm, "cpu", keep_impossible=True).predict(["CCO"])
+    assert kept.values["mu"] < 0 and any("impossible value kept" in w for w in kept.warnings)

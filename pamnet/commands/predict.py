@@ -71,6 +71,12 @@ def register(sub) -> None:
         help="complex mode: ligand residue name (default: picked automatically)",
     )
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--keep-impossible",
+        action="store_true",
+        help="keep values that cannot be (a negative dipole, polarizability, <R²>, ZPVE or "
+        "heat capacity) instead of leaving them out; each is noted either way",
+    )
     p.set_defaults(func=run)
 
 
@@ -108,6 +114,7 @@ def run(args) -> int:
         it for it in usable if it is not None and not isinstance(it, _Failed)
     )
     predictor = Predictor.from_name(args.checkpoint or registry.default_name(geometry), device)
+    predictor.keep_impossible = args.keep_impossible
     lm = predictor.loaded
     items = [
         Prediction(it.name, 0, lm.targets, lm.units, error=it.error)
