@@ -532,3 +532,23 @@ def test_finetune_on_new_elements_learns_them_and_keeps_the_base_for_its_own(fas
     assert "knows H, C, N, O, F, S, Cl, Br, I" in se.error and "fine-tune" in se.error
     (q,) = base.predict(["CCS"])  # the base still refuses S, saying what to do
     assert "trained on QM9" in q.error and "pamnet finetune" in q.error
+
+
+def test_a_new_model_takes_the_elements_its_data_have(tiny_registry, tmp_path):
+    rows = [f"{s},{len(s)}" for s in SMILES[:12] + HALO]
+    data = _csv(tmp_path / "new.csv", "smiles,n\n" + "\n".join(rows) + "\n")
+    cfg = FinetuneConfig(
+        data=str(data), targets=["n"], base="none", dim=8, n_layer=1, epochs=1, name="new",
+        batch_size=8, device="cpu", val_fraction=0.2,
+    )  # fmt: skip
+    logs = []
+    assert finetune.run(cfg, tmp_path / "run", log=logs.append).status == "finished"
+    from pamnet.predict import Predictor
+
+    model = Predictor.from_name("new", "cpu")
+    # the data have no F: the model has no F row, and says so for a molecule with F
+    assert model.model.config.elements == ("H", "C", "N", "O", "S", "Cl", "Br", "I")
+    assert any("(a new model)" in m for m in logs)
+    (row, f) = model.predict(["ClCCS", "CCF"])
+    assert row.ok and math.isfinite(row.values["n"])
+    assert "this model knows H, C, N, O, S, Cl, Br, I" in f.error
