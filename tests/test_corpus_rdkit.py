@@ -269,8 +269,7 @@ def test_predict_gives_one_row_per_record_of_the_2d_sdf(corpus, tiny_registry, c
     assert n_ok > 100
 
 
-def test_corpus_errors_are_pamnet_errors(corpus):
-    # a refused record's error is raised by the strict reader, as the same type
+def test_the_strict_reader_raises_the_refused_records_error(corpus):
     path, _, _, records = corpus["CHEMBL2321810_scaffold.mol"]
     with pytest.raises(PamnetError) as info:
         read(path)
