@@ -28,7 +28,8 @@ def describe(device: torch.device | str = "auto") -> str:
     d = resolve(device)
     if d.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(d)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 def free_cores() -> int:
