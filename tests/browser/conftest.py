@@ -181,9 +181,11 @@ def go_to(page, name: str, timeout: float = 30) -> None:
     page.wait_for_url(f"**/{name.replace(' ', '_')}", timeout=timeout * 1000)
     wait_idle(page, timeout)
     shut = page.get_by_test_id("stSidebarCollapseButton")
-    if narrow and shut.count() and page.get_by_test_id("stSidebar").get_attribute(
-        "aria-expanded"
-    ) != "false":
+    if (
+        narrow
+        and shut.count()
+        and page.get_by_test_id("stSidebar").get_attribute("aria-expanded") != "false"
+    ):
         shut.first.click(force=True)  # out of the way, as a person would close it
         page.wait_for_timeout(400)
 

@@ -54,7 +54,9 @@ def test_attention_page_draws_heatmap_and_coloured_view(app_url, page):
     assert not_blank(png), "the local/global-coloured 3D view is blank"
     screenshot(page, "attention-page")
 
-    page.get_by_role("radiogroup", name="Colour atoms by").get_by_text("attention", exact=True).click()
+    page.get_by_role("radiogroup", name="Colour atoms by").get_by_text(
+        "attention", exact=True
+    ).click()
     wait_idle(page)
     png = canvas_png(page, "attention-view-attention")
     assert not_blank(png), "the attention-coloured 3D view is blank"
