@@ -62,7 +62,9 @@ def from_smiles(
 
 def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[Structure | Record]:
     """A .smi file: one 'SMILES [name]' per line; '#' comments and blank lines skipped.
-    A line that cannot be parsed or embedded is a failed `Record` in its place."""
+    A line that cannot be parsed or embedded is a failed `Record` in its place. A line
+    written 'name SMILES' (the first field not a SMILES, the second one) is read so,
+    with a note."""
     out: list[Structure | Record] = []
     for lineno, line in enumerate(split_lines(text), start=1):
         stripped = line.strip()
@@ -73,10 +75,17 @@ def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[S
             continue  # header line
         name = parts[1].strip() if len(parts) > 1 else None
         k = len(out) + 1
+        limit = min(MAX_SMILES_ATOMS, limits.max_atoms)
         try:
-            s = from_smiles(
-                parts[0], seed=seed, name=name, max_atoms=min(MAX_SMILES_ATOMS, limits.max_atoms)
-            )
+            try:
+                s = from_smiles(parts[0], seed=seed, name=name, max_atoms=limit)
+            except SmilesError:
+                swapped = _name_first(parts)
+                if swapped is None:
+                    raise
+                name = parts[0]
+                s = from_smiles(swapped, seed=seed, name=name, max_atoms=limit)
+                s.warnings.append("read as 'name SMILES' (the first field is not a SMILES)")
         except StructureError as exc:
             err = type(exc)(f"{source}:{lineno}: {exc}")
             out.append(Record.failed(k, name or parts[0][:60], f"{source}#{k}", err))
@@ -84,3 +93,15 @@ def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[S
         s.source = f"{source}#{k}"
         out.append(s)
     return out
+
+
+def _name_first(parts: list[str]) -> str | None:
+    """The second field of a 'name SMILES' line, when it alone is a SMILES."""
+    if len(parts) < 2 or len(parts[1].split()) != 1:
+        return None
+    with quiet():
+        try:
+            ok = Chem.MolFromSmiles(parts[1].strip()) is not None
+        except Exception:  # noqa: BLE001 - RDKit may raise instead of returning None
+            ok = False
+    return parts[1].strip() if ok else None
