@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.corpus_counts import structure_files
 from pamnet.errors import PamnetError
-from pamnet.io import format_of, read
+from pamnet.io import read
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +23,6 @@ def _corpus() -> Path:
         missing = pytest.fail if os.environ.get("CI") else pytest.skip
         missing("needs the MDAnalysis test corpus: pip install -r requirements-dev.txt")
     return Path(list(spec.submodule_search_locations)[0]) / "data"
-
-
-def _structure_files(root: Path) -> list[tuple[Path, str]]:
-    out = []
-    for path in sorted(root.rglob("*")):
-        try:
-            fmt = path.is_file() and format_of(path.name)
-        except PamnetError:  # zip archives: refused by name
-            continue
-        if fmt:
-            out.append((path, fmt))
-    return out
 
 
 class _Hang(Exception):
@@ -61,7 +50,7 @@ EXPECTED_REFUSALS = {
 
 def test_every_corpus_file_is_read_or_refused_with_a_one_line_reason():
     root = _corpus()
-    files = _structure_files(root)
+    files = structure_files(root)
     assert len(files) > 100  # the corpus is there, not an empty folder
     counts: Counter = Counter()
     refused: dict[str, str] = {}

@@ -171,11 +171,10 @@ def _gather(source: str, args, items: list, names: list, positional: bool) -> No
     A positional input that is not a file is a SMILES unless it has a file's extension;
     a --smiles value is a SMILES unless it names a file."""
     from pamnet.errors import PamnetError
-    from pamnet.io import FORMATS, format_of, read_records
+    from pamnet.io import FORMATS, format_of, is_file, read_records
 
     path = Path(source).expanduser()
-    is_file = source != "-" and _is_file(path)
-    if source != "-" and not is_file:
+    if source != "-" and not is_file(path):
         known = format_of(source) in FORMATS and format_of(source) != "smiles"
         if positional and (known or path.suffix.lower() in TABLE_SUFFIXES):
             items.append(_Failed(path.name, f"no such file: {source[:200]}; check the path"))
@@ -205,13 +204,6 @@ def _gather(source: str, args, items: list, names: list, positional: bool) -> No
         records = [_Failed(label, str(exc))]
     items.extend(records)
     names.extend([None] * len(records))
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):  # e.g. a SMILES too long to be a file name
-        return False
 
 
 def _stdin_bytes() -> bytes:

@@ -45,6 +45,7 @@ __all__ = [
     "Structure",
     "format_of",
     "from_smiles",
+    "is_file",
     "Record",
     "read",
     "read_file_or_smiles",
@@ -151,7 +152,7 @@ def read_records(
             limit = min(limits.max_atoms, MAX_SMILES_ATOMS)
             s = from_smiles(str(source), seed=seed, name=name, max_atoms=limit)
             return [Record.of(1, check_structure(s, limits))]
-        if not _is_file(path):
+        if not is_file(path):
             raise InputNotFoundError(
                 f"no such file: {str(source)[:200]}; check the path "
                 "(to read a SMILES string use from_smiles() or fmt='smiles')"
@@ -188,7 +189,7 @@ def read_file_or_smiles(source: str | os.PathLike, fmt: str | None = None, **opt
     command line's FILE_OR_SMILES). A name with a structure-file extension that is not
     a file is `InputNotFoundError`, not a confusing SMILES error."""
     path = Path(source).expanduser()
-    if _is_file(path):
+    if is_file(path):
         return read(path, fmt=fmt, **options)
     if (fmt and _normalize_fmt(fmt) != "smiles") or format_of(str(source)) not in (None, "smiles"):
         raise InputNotFoundError(
@@ -198,7 +199,8 @@ def read_file_or_smiles(source: str | os.PathLike, fmt: str | None = None, **opt
     return read(str(source), fmt="smiles", **options)
 
 
-def _is_file(path: Path) -> bool:
+def is_file(path: Path) -> bool:
+    """Whether `path` names a file (False, not an error, for text too long to be a path)."""
     try:
         return path.is_file()
     except (OSError, ValueError):  # e.g. a SMILES too long to be a file name

@@ -12,8 +12,8 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from pamnet.errors import EmbeddingError, TooLargeError
-from pamnet.io._rdkit import mol_from_bonds
-from pamnet.rdkit_bonds import bonds_of, quiet
+from pamnet.io._rdkit import mol_from_bonds, mol_to_structure
+from pamnet.rdkit_bonds import quiet
 from pamnet.structure import Structure
 
 MAX_EMBED_ATOMS = 400  # with hydrogens; embedding takes seconds at ~200 atoms already
@@ -106,19 +106,14 @@ def rebuild_3d(
     label = drawn.source or drawn.name or "the record"
     molh = with_hydrogens(mol, label, max_atoms)
     kind = embed_3d(molh, seed, label)
-    bonds, orders = bonds_of(molh)
     ff = {"mmff": "MMFF94", "uff": "UFF"}.get(kind, "no force field")
     note = EMBEDDED_NOTE.format(ff=ff, why=why)
     smiles = drawn.smiles
     if not smiles:
         with quiet():
             smiles = Chem.MolToSmiles(Chem.RemoveHs(molh)) or None
-    return Structure(
-        elements=[a.GetSymbol() for a in molh.GetAtoms()],
-        coords=molh.GetConformer().GetPositions(),
-        bonds=bonds,
-        bond_orders=orders,
-        formal_charges=[a.GetFormalCharge() for a in molh.GetAtoms()],
+    return mol_to_structure(
+        molh,
         properties=dict(drawn.properties),
         name=drawn.name,
         source=drawn.source,
