@@ -9,10 +9,13 @@ import streamlit as st
 
 import ui
 from pamnet.errors import PamnetError
+from pamnet.predict import column as result_column
+from pamnet.predict import with_error
 from pamnet.registry import input_geometry
 from pamnet.session import input_key
 from pamnet.targets import meaning
 from pamnet.text import csv_safe
+from pamnet.uncertainty import DEFAULT_CONFORMERS, DEFAULT_LEVEL
 from ui import cache, inputs
 from ui.sidebar import checkpoint_name, show_checkpoint
 
@@ -78,6 +81,43 @@ if info.geometry == "any":
     st.caption(f"Runs {where}.")
 else:
     st.caption(f"Trained on {ui.md(info.geometry.upper())} geometries; runs {where}.")
+
+calibrated = info.calibrated
+left, right = st.columns(2)
+level = (
+    left.slider(
+        "Interval level",
+        0.5,
+        0.99,
+        DEFAULT_LEVEL,
+        0.01,
+        format="%.2f",
+        key="predict.level",
+        help="Each value comes with an interval that holds the true value this often for "
+        "molecules like the held-out ones the checkpoint was calibrated on (see the model "
+        "card). Higher levels give wider intervals.",
+    )
+    if calibrated
+    else DEFAULT_LEVEL
+)
+if not calibrated:
+    why = (info.metadata.get("intervals") or {}).get("note")
+    left.caption(
+        "This checkpoint has no calibrated intervals"
+        + (f": {ui.md(why)}." if why else " (it predates them); values come without ±.")
+    )
+conformers = 1
+if mode in modes[1:3] and info.task == "molecule":
+    conformers = right.number_input(
+        "Conformers per SMILES",
+        1,
+        10,
+        DEFAULT_CONFORMERS,
+        key="predict.conformers",
+        help="A SMILES has no single 3D shape: it is predicted over up to this many distinct "
+        "MMFF conformers; the values are their mean, and their spread widens the interval. "
+        "1 is fastest.",
+    )
 
 items: list = []
 names_col: tuple[str, ...] | None = None
@@ -166,7 +206,7 @@ def meaning_of(column: str) -> str | None:
 # --- predict ----------------------------------------------------------------------------
 kw = tuple(sorted(sess.featurize_kw().items())) if mode == "Current structure" else ()
 mtime = cache.mtime_ns(info.path)
-request = f"{base}|{info.path}|{mtime}|{kw}"
+request = f"{base}|{info.path}|{mtime}|{kw}|{level}|{conformers}"
 if st.button("Predict", type="primary"):
     st.session_state["predict.request"] = request
 if st.session_state.get("predict.request") != request:
@@ -186,6 +226,8 @@ try:
             kw,
             names_col[lo : lo + CHUNK] if names_col else None,
             chunk,
+            level,
+            conformers,
         )
         frames.append(frame)
         sdfs.append(sdf)
@@ -201,9 +243,30 @@ if bar is not None:
     bar.empty()
 results = pd.concat(frames, ignore_index=True)
 failed = int((results["error"] != "").sum())
-value_cols = [c for c in results.columns if c not in ("name", "n_atoms", "warnings", "error")]
+extra = ("name", "n_atoms", "warnings", "error", "domain", "level", "conformers")
+value_cols = [c for c in results.columns if c not in extra and " ± " not in c]
 if failed:  # the reason beside each failed row, not off-screen after 12 value columns
-    results = results[["name", "error", "n_atoms", *value_cols, "warnings"]]
+    front = ["name", "error", "domain", "n_atoms"]
+    results = results[[*front, *[c for c in results.columns if c not in (*front, "warnings")],
+                       "warnings"]]  # fmt: skip
+elif "domain" in results:
+    results = results[
+        ["name", "domain", *[c for c in results.columns if c not in ("name", "domain")]]
+    ]
+DOMAIN_SAYS = {  # level: (how, what it means)
+    "in-domain": (st.success, "In the training domain."),
+    "near": (st.warning, "Near the edge of the training domain"),
+    "outside": (st.error, "Outside the training domain"),
+}
+OUTSIDE_MEANS = (
+    " The interval assumes a molecule like the training data: treat these numbers as rough."
+)
+
+
+def error_col(value_col: str) -> str:
+    target, _, unit = value_col.partition(" [")
+    return result_column(target, unit.rstrip("]"), error=True)
+
 
 st.subheader("Results")
 if len(results) == 1:
@@ -211,20 +274,37 @@ if len(results) == 1:
     if row["error"]:
         st.error(ui.md(row["error"]))
     else:
-        st.caption(f"{ui.md(row['name'])} · {row['n_atoms']:,} atoms")
+        extras = [f"{row['n_atoms']:,} atoms"]
+        if "conformers" in results and row["conformers"] and row["conformers"] > 1:
+            extras.append(f"mean of {int(row['conformers'])} conformers")
+        if "level" in results:
+            extras.append(f"± : {round(100 * row['level'])}% interval")
+        st.caption(f"{ui.md(row['name'])} · " + " · ".join(extras))
+        level_name, _, reasons = str(row.get("domain", "")).partition(": ")
+        if level_name in DOMAIN_SAYS:
+            show, text = DOMAIN_SAYS[level_name]
+            text = text if not reasons else f"{text}: {ui.md(reasons)}."
+            show(text + (OUTSIDE_MEANS if level_name == "outside" else ""))
         for lo in range(0, len(value_cols), METRICS_PER_ROW):  # 12 QM9 targets: 3 rows
             shown = value_cols[lo : lo + METRICS_PER_ROW]
             for col, target in zip(st.columns(METRICS_PER_ROW), shown):
-                col.metric(ui.md(target), f"{row[target]:.6g}", help=meaning_of(target))
+                err = row.get(error_col(target))
+                col.metric(
+                    ui.md(target),
+                    with_error(row[target], None if err is None or pd.isna(err) else err),
+                    help=meaning_of(target),
+                )
         if warnings[0]:
             st.warning("\n".join(f"- {ui.md(w)}" for w in warnings[0]))
 else:
     help_of = {c: meaning_of(c) for c in value_cols}
-    st.dataframe(
-        results,
-        hide_index=True,
-        column_config={c: st.column_config.NumberColumn(help=h) for c, h in help_of.items() if h},
-    )
+    config = {c: st.column_config.NumberColumn(help=h) for c, h in help_of.items() if h}
+    for c in value_cols:
+        if error_col(c) in results:
+            config[error_col(c)] = st.column_config.NumberColumn(
+                help=f"half-width of the prediction interval of {c}"
+            )
+    st.dataframe(results, hide_index=True, column_config=config)
 st.caption(
     f"{len(results) - failed:,} predicted, {failed:,} failed, in {seconds:.2f} s on "
     f"{cache.device_label(device)} with {ui.md(info.name)}."

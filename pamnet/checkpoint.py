@@ -4,7 +4,9 @@ A checkpoint is a dict::
 
     {"format": "pamnet-studio/1", "model": state_dict, "config": ModelConfig dict,
      "targets": [names], "units": {target: unit}, "normalization": {...} | None,
-     "metadata": {...}}
+     "metadata": {...}, "calibration": {...} | absent}
+
+`calibration` (`pamnet.uncertainty.Calibration`) gives intervals and the domain.
 
 `normalization` maps model outputs to physical units (see `Normalization`).
 """
@@ -67,6 +69,7 @@ class LoadedModel:
     normalization: Normalization | None = None
     metadata: dict = field(default_factory=dict)
     path: str | None = None
+    calibration: object | None = None  # pamnet.uncertainty.Calibration
 
     @property
     def config(self) -> ModelConfig:
@@ -97,7 +100,9 @@ def save_checkpoint(
     units: dict[str, str] | None = None,
     normalization: Normalization | None = None,
     metadata: dict | None = None,
+    calibration=None,
 ) -> None:
+    """Write a checkpoint atomically; calibration: a `pamnet.uncertainty.Calibration`."""
     if len(targets) != model.config.num_targets:
         raise ConfigError(
             f"{len(targets)} target names for a model with {model.config.num_targets} outputs"
@@ -113,6 +118,8 @@ def save_checkpoint(
         # a Path, numpy scalars) would make the file unloadable with weights_only=True.
         "metadata": json.loads(json.dumps(dict(metadata or {}), default=_plain)),
     }
+    if calibration is not None:
+        payload["calibration"] = calibration.to_dict()
     if isinstance(path, (str, os.PathLike)):
         atomic_write(path, lambda tmp: torch.save(payload, tmp))  # never half-written
     else:
@@ -170,6 +177,12 @@ def load_checkpoint(
         raise CheckpointError(f"{name}: weights do not fit its config: {str(exc)[:300]}") from None
     model.to(resolve_device(device)).eval()
     targets = list(obj.get("targets") or [f"target_{i}" for i in range(config.num_targets)])
+    from pamnet.uncertainty import Calibration
+
+    try:
+        calibration = Calibration.from_dict(obj.get("calibration"))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{name}: its calibration is invalid: {exc}") from None
     return LoadedModel(
         model=model,
         targets=targets,
@@ -177,4 +190,18 @@ def load_checkpoint(
         normalization=Normalization.from_dict(obj.get("normalization")),
         metadata=dict(obj.get("metadata") or {}),
         path=name,
+        calibration=calibration,
+    )
+
+
+def resave(loaded: LoadedModel, path: str | os.PathLike) -> None:
+    """Write `loaded` (weights, targets, normalization, metadata, calibration) to path."""
+    save_checkpoint(
+        path,
+        loaded.model,
+        loaded.targets,
+        loaded.units,
+        loaded.normalization,
+        loaded.metadata,
+        loaded.calibration,
     )

@@ -26,7 +26,8 @@ class Outputs(NamedTuple):
     the contributions (each atom's share of mean and atom references), or None;
     channels [L, N, 2, T]: the learned part of each contribution split into what came
     through the global (non-local) and the local layer, so that
-    values = per-structure sum of channels over (L, 2) and atoms + offset.
+    values = per-structure sum of channels over (L, 2) and atoms + offset; latent
+    [G, dim] float32: the mean final atom state per structure (`pamnet.uncertainty`).
     """
 
     values: Tensor
@@ -34,6 +35,7 @@ class Outputs(NamedTuple):
     contributions: Tensor | None = None
     offset: Tensor | None = None
     channels: Tensor | None = None
+    latent: Tensor | None = None
 
 
 @torch.no_grad()
@@ -43,20 +45,25 @@ def run(
     norm: Normalization | None,
     attention: bool = False,
     contributions: bool = False,
+    latent: bool = False,
 ) -> Outputs:
     """The model on one batch (already on the model's device and dtype), in physical
-    units; attention and contributions on request."""
-    out = model(batch, return_attention=attention, return_contributions=contributions)
+    units; attention, contributions and latents on request."""
+    out = model(
+        batch, return_attention=attention, return_contributions=contributions, return_latent=latent
+    )
     values = to_physical(out.prediction, batch, norm)
     if not contributions:
-        return Outputs(values, out.attention if attention else None)
+        return Outputs(values, out.attention if attention else None, latent=out.latent)
     contrib = physical_contributions(out.contributions, batch, norm)
     channels = out.channels.double()
     offset = None
     if norm is not None:
         offset = per_atom_reference(batch, norm)
         channels = channels * torch.tensor(norm.std, dtype=torch.float64, device=channels.device)
-    return Outputs(values, out.attention if attention else None, contrib, offset, channels)
+    return Outputs(
+        values, out.attention if attention else None, contrib, offset, channels, out.latent
+    )
 
 
 def predict_graphs(
@@ -65,16 +72,26 @@ def predict_graphs(
     norm: Normalization | None,
     batch_size: int = 128,
     device: str | torch.device | None = None,
-) -> Tensor:
+    latent: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """[n, T] float64 predictions in physical units for `graphs`, in batches (the model
-    is put in eval mode)."""
+    is put in eval mode); with latent, also the [n, dim] latents."""
     device = device or next(model.parameters()).device
     model.eval()
-    chunks = [
-        run(model, collate(graphs[i : i + batch_size]).to(device), norm).values.cpu()
+    outs = [
+        run(model, collate(graphs[i : i + batch_size]).to(device), norm, latent=latent)
         for i in range(0, len(graphs), batch_size)
     ]
-    return torch.cat(chunks) if chunks else torch.zeros(0, 0, dtype=torch.float64)
+    values = (
+        torch.cat([o.values.cpu() for o in outs])
+        if outs
+        else torch.zeros(0, 0, dtype=torch.float64)
+    )
+    if not latent:
+        return values
+    dim = model.config.dim
+    lat = torch.cat([o.latent.float().cpu() for o in outs]) if outs else torch.zeros(0, dim)
+    return values, lat
 
 
 def mae(pred: Tensor, y: Tensor) -> Tensor:

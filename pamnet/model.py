@@ -39,12 +39,15 @@ class PAMNetOutput(NamedTuple):
     contributions [L, N, T]: atom a's share through block l, summing to prediction;
     channels [L, N, 2, T]: that share split exactly into its part through the global
     (non-local) layer and its part through the local layer (summing over dim 2 to
-    contributions), returned with the contributions."""
+    contributions), returned with the contributions; latent [G, dim]: the mean of each
+    structure's final atom states (not part of the paper's model: what
+    `pamnet.uncertainty` measures the distance to the training data in)."""
 
     prediction: Tensor
     attention: Tensor | None = None
     contributions: Tensor | None = None
     channels: Tensor | None = None
+    latent: Tensor | None = None
 
 
 class AngleTerms(NamedTuple):
@@ -131,6 +134,7 @@ class PAMNet(nn.Module):
         return_attention: bool = False,
         return_contributions: bool = False,
         graphs: Graphs | None = None,
+        return_latent: bool = False,
     ) -> PAMNetOutput:
         c = self.config
         pos, n = batch.pos, batch.num_atoms
@@ -160,9 +164,14 @@ class PAMNet(nn.Module):
         w = self.task.readout_weights(batch).to(fused.dtype)  # [N]
         contrib = fused * w[None, :, None]
         pred = scatter_sum(contrib.sum(0), batch.graph, batch.num_graphs)  # [G, T]
+        latent = None
+        if return_latent:
+            size = scatter_sum(torch.ones_like(x[:, :1]), batch.graph, batch.num_graphs)
+            latent = scatter_sum(x, batch.graph, batch.num_graphs) / size.clamp(min=1)
         return PAMNetOutput(
             prediction=pred,
             attention=att if return_attention else None,
             contributions=contrib if return_contributions else None,
             channels=weighted * w[None, :, None, None] if return_contributions else None,
+            latent=latent,
         )

@@ -10,7 +10,6 @@ A structure that cannot be used becomes a failed row; the batch goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,68 +20,18 @@ from pamnet.checkpoint import LoadedModel
 from pamnet.data import GraphInput, collate
 from pamnet.device import describe, resolve
 from pamnet.errors import PamnetError
-from pamnet.targets import impossible
-
-# Largest QM9 molecule: 9 heavy atoms (29 atoms with H).
-QM9_MAX_HEAVY = 9
-
-
-@dataclass
-class Prediction:
-    """One structure's result. values: {target: value}; attention [L, N, 2] (global,
-    local); contributions [L, N, T] in the targets' units, summing to the values."""
-
-    name: str
-    n_atoms: int
-    targets: list[str]
-    units: dict[str, str]
-    values: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    attention: np.ndarray | None = None
-    contributions: np.ndarray | None = None
-    input: GraphInput | None = field(default=None, repr=False)
-    structure: object | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self, attention: bool = False) -> dict:
-        """JSON-ready: name, n_atoms, predictions, units, warnings (+ attention, contributions)."""
-        d = {
-            "name": self.name,
-            "n_atoms": self.n_atoms,
-            "predictions": dict(self.values),
-            "units": {t: self.units.get(t, "") for t in self.targets},
-            "warnings": list(self.warnings),
-        }
-        if self.error:
-            d["error"] = self.error
-        if attention and self.attention is not None:
-            d["attention"] = self.attention.tolist()
-            per_atom = self.contributions.sum(0)  # [N, T]
-            d["contributions"] = {t: per_atom[:, k].tolist() for k, t in enumerate(self.targets)}
-        return d
-
+from pamnet.prediction import (  # noqa: F401 - re-exported: pamnet.predict's public names
+    Prediction,
+    PredictionSet,
+    column,
+    to_frame,
+    to_sdf,
+    with_error,
+)
+from pamnet.targets import NONNEGATIVE, impossible
+from pamnet.uncertainty import DEFAULT_CONFORMERS, DEFAULT_LEVEL, Domain, assess, check_level
 
 Item = object  # a Structure, a GraphInput, a SMILES string, or a `pamnet.io.Record`
-
-
-class PredictionSet(list):
-    """A list of Prediction that shows itself as a table in Jupyter."""
-
-    def to_frame(self):
-        return to_frame(self)
-
-    def to_sdf(self) -> str:
-        return to_sdf(self)
-
-    def to_json(self, attention: bool = False) -> list[dict]:
-        return [p.to_dict(attention=attention) for p in self]
-
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, escape=True)
 
 
 # Model-input rows one prediction may have, per task (`Predictor(max_atoms=...)` overrides):
@@ -103,7 +52,10 @@ class Predictor:
     max_atoms: model-input rows allowed per structure (default `MAX_ATOMS[task]`).
     A value that cannot be (a negative dipole, polarizability, <R²>, ZPVE or heat
     capacity: `pamnet.targets.NONNEGATIVE`) is left out (NaN) with a note in the row's
-    warnings, unless keep_impossible."""
+    warnings, unless keep_impossible. level: of the intervals of a calibrated
+    checkpoint (`pamnet.uncertainty`). conformers: SMILES inputs are predicted over up
+    to that many MMFF conformers (`conformers_from_smiles`); values are their mean,
+    and their spread widens the interval."""
 
     def __init__(
         self,
@@ -111,19 +63,24 @@ class Predictor:
         device: str | torch.device = "auto",
         max_atoms: int | None = None,
         keep_impossible: bool = False,
+        level: float = DEFAULT_LEVEL,
+        conformers: int = DEFAULT_CONFORMERS,
     ):
+        check_level(level)
         self.loaded = loaded
         self.keep_impossible = keep_impossible
+        self.level = level
+        self.conformers = max(1, int(conformers))
         self.device = resolve(device)
         self.model = loaded.model.to(self.device).eval()
         self.max_atoms = max_atoms or MAX_ATOMS.get(self.task, MAX_ATOMS["rna"])
 
     @classmethod
-    def from_name(cls, name_or_path: str | None = None, device: str = "auto") -> Predictor:
+    def from_name(cls, name_or_path: str | None = None, device: str = "auto", **kw) -> Predictor:
         from pamnet import registry
 
         dev = resolve(device)
-        return cls(registry.load(name_or_path, dev), dev)
+        return cls(registry.load(name_or_path, dev), dev, **kw)
 
     @property
     def task(self) -> str:
@@ -137,13 +94,42 @@ class Predictor:
         """(model input, warnings, structure) for a Structure, GraphInput, SMILES or
         Record (a failed record raises its error)."""
         from pamnet.io import Record, from_smiles
-        from pamnet.structure import Structure
 
         if isinstance(item, GraphInput):
             return item, [], None
         if isinstance(item, Record):
             item = item.unwrap()
         structure = from_smiles(item) if isinstance(item, str) else item
+        return self._prepare_structure(structure, item, **featurize_kw)
+
+    def prepare_all(
+        self, item: Item, conformers: int | None = None, **featurize_kw
+    ) -> list[tuple[GraphInput, list[str], object]]:
+        """`prepare` for each conformer of an item: one, or for a SMILES (a string, or a
+        structure built from one) with `conformers` > 1 (default: the predictor's), each
+        of its conformers."""
+        conformers = self.conformers if conformers is None else conformers
+        from pamnet.io import Record
+        from pamnet.io.smiles import conformers_from_smiles
+
+        if isinstance(item, Record):
+            item = item.unwrap()
+        smiles = item if isinstance(item, str) else None
+        props = getattr(item, "properties", None) or {}
+        if smiles is None and "input_smiles" in props:
+            smiles = props["input_smiles"]  # a .smi line: built from its SMILES
+        if conformers <= 1 or smiles is None or self.task != "molecule":
+            return [self.prepare(item, **featurize_kw)]
+        name = item if isinstance(item, str) else item.name
+        found = conformers_from_smiles(smiles, conformers, name=name)
+        if not isinstance(item, str):
+            for s in found:
+                s.source, s.warnings = item.source, list(item.warnings)
+        return [self._prepare_structure(s, s, **featurize_kw) for s in found]
+
+    def _prepare_structure(self, structure, item, **featurize_kw):
+        from pamnet.structure import Structure
+
         if not isinstance(structure, Structure):
             raise PamnetError(
                 f"cannot predict for a {type(item).__name__}; give a Structure or SMILES"
@@ -166,6 +152,8 @@ class Predictor:
         hidden, note = _untrained(allowed, row.targets, row.structure.elements)
         for t in hidden:
             row.values[t] = float("nan")
+            row.intervals.pop(t, None)
+            row.errors.pop(t, None)
         if note:
             row.warnings.append(note)
 
@@ -184,34 +172,37 @@ class Predictor:
         return (self.loaded.metadata.get("data") or {}).get("name") == "qm9"
 
     def domain_warnings(self, structure) -> list[str]:
-        """Why a prediction may be less trustworthy than the model card's figures."""
+        """Notes on the input itself (how it was read or built, missing hydrogens); where
+        it stands against the training data is `domain`."""
         warnings = list(getattr(structure, "warnings", []) or [])
-        meta = self.loaded.metadata
-        expected = meta.get("geometry")
-        got = getattr(structure, "geometry", None)
-        if (
-            expected
-            and got
-            and expected != "any"
-            and got != expected
-            and not (expected == "dft" and got == "file")
-        ):
-            warnings.append(
-                f"geometry: model trained on {expected.upper()} geometries, this one is {got}"
-            )
-        qm9_model = self._qm9_model
         if self.task == "molecule":
-            heavy = sum(e != "H" for e in structure.elements)
-            if qm9_model and heavy > QM9_MAX_HEAVY:
-                warnings.append(
-                    f"size: {heavy} heavy atoms, QM9 molecules have at most {QM9_MAX_HEAVY}; extrapolation"
-                )
-            charges = getattr(structure, "formal_charges", None)
-            if charges is not None and int(np.abs(charges).sum()) and qm9_model:
-                warnings.append("charge: QM9 molecules are neutral; formal charges are ignored")
             if not any(e == "H" for e in structure.elements) and structure.n_atoms > 1:
                 warnings.append("hydrogens: none present; QM9 models expect explicit hydrogens")
         return warnings
+
+    @property
+    def limits(self) -> dict:
+        """What the training data had (`pamnet.uncertainty.assess`): from the calibration,
+        else what the metadata says (QM9's own limits for a QM9 model)."""
+        cal = self.loaded.calibration
+        if cal is not None:
+            return cal.limits
+        from pamnet import qm9
+
+        geometry = self.loaded.metadata.get("geometry")
+        if self._qm9_model:
+            return {
+                "dataset": "QM9",
+                "max_heavy": qm9.MAX_HEAVY,
+                "max_atoms": qm9.MAX_ATOMS,
+                "charged": False,
+                "geometry": geometry,
+            }
+        return {"geometry": geometry}
+
+    def domain(self, structure, r: float | None = None) -> Domain:
+        """Where `structure` (at latent distance ratio r) stands against the training data."""
+        return assess(structure, self.limits, r, self.loaded.calibration)
 
     @torch.no_grad()
     def predict(
@@ -220,20 +211,29 @@ class Predictor:
         attention: bool = False,
         batch_size: int = 32,
         progress: Callable[[int, int], None] | None = None,
+        level: float | None = None,
+        conformers: int | None = None,
         **featurize_kw,
     ) -> PredictionSet:
         """One Prediction per item, in order; failed items carry `error` and no values.
         Stale targets (`checkpoint.stale_targets`: heads kept from a fine-tune's base
-        whose layers it retrained) are left out."""
+        whose layers it retrained) are left out. level, conformers: this call's, instead
+        of the predictor's."""
+        if level is not None:
+            check_level(level)
+        level = self.level if level is None else level
+        conformers = self.conformers if conformers is None else max(1, int(conformers))
         items = list(items)
         lm, targets = self.loaded, self.loaded.shown_targets
         cols = [lm.targets.index(t) for t in targets]
+        cal = lm.calibration
         results = PredictionSet()
-        ready: list[tuple[int, GraphInput]] = []
+        ready: list[tuple[int, GraphInput]] = []  # (row, input), one per conformer
         for item in items:
             name = getattr(item, "name", None) or (item if isinstance(item, str) else "")
             try:
-                inp, warnings, structure = self.prepare(item, **featurize_kw)
+                prepared = self.prepare_all(item, conformers, **featurize_kw)
+                inp, warnings, structure = prepared[0]
                 row = Prediction(
                     str(inp.name or name),
                     inp.num_atoms,
@@ -242,40 +242,94 @@ class Predictor:
                     warnings=warnings,
                     input=inp,
                     structure=structure,
+                    conformers=len(prepared),
                 )
-                ready.append((len(results), inp))
+                ready.extend((len(results), p[0]) for p in prepared)
             except PamnetError as exc:
                 row = Prediction(str(name), 0, targets, lm.units, error=str(exc))
             results.append(row)
-        done = len(results) - len(ready)
+        rows_done = {i for i, r in enumerate(results) if not r.ok}
         if progress:
-            progress(done, len(results))
+            progress(len(rows_done), len(results))
+        values: dict[int, list] = {}
+        latents: dict[int, list] = {}
         for start in range(0, len(ready), batch_size):
             chunk = ready[start : start + batch_size]
             batch = collate([inp for _, inp in chunk]).to(self.device)
-            out = inference.run(self.model, batch, lm.normalization, attention, attention)
-            values = out.values.cpu().numpy()[:, cols]
+            out = inference.run(
+                self.model, batch, lm.normalization, attention, attention, latent=cal is not None
+            )
+            vals = out.values.cpu().numpy()[:, cols]
             contrib = out.contributions.cpu().numpy()[..., cols] if attention else None
             att = out.attention.cpu().numpy() if attention else None
             graph = batch.graph.cpu().numpy()
             for g, (idx, _) in enumerate(chunk):
                 row = results[idx]
-                row.values = {t: float(values[g, k]) for k, t in enumerate(targets)}
-                self._leave_out_untrained(row)
-                for t, note in impossible(row.values, lm.units):
-                    row.warnings.append(
-                        note.replace("left out", "kept") if self.keep_impossible else note
-                    )
-                    if not self.keep_impossible:
-                        row.values[t] = float("nan")
-                if attention:
+                first = idx not in values
+                values.setdefault(idx, []).append(vals[g])
+                if cal is not None:
+                    latents.setdefault(idx, []).append(out.latent[g].float().cpu())
+                if attention:  # summed over conformers (same atoms, same order) ...
                     mask = graph == g
-                    row.attention = att[:, mask]
-                    row.contributions = contrib[:, mask]
-            done += len(chunk)
+                    row.attention = att[:, mask] + (0 if first else row.attention)
+                    row.contributions = contrib[:, mask] + (0 if first else row.contributions)
+                if len(values[idx]) == row.conformers:
+                    if attention:  # ... and averaged: they still sum to the mean values
+                        row.attention = row.attention / row.conformers
+                        row.contributions = row.contributions / row.conformers
+                    self._finish(row, np.stack(values[idx]), latents.get(idx), level)
+                    rows_done.add(idx)
             if progress:
-                progress(done, len(results))
+                progress(len(rows_done), len(results))
         return results
+
+    def _finish(self, row: Prediction, values: np.ndarray, latents: list | None, level) -> None:
+        """Fill one row from its conformers' values [K, T] (and latents): mean, spread,
+        domain, intervals, and the targets left out (untrained heads, impossible values)."""
+        lm, cal = self.loaded, self.loaded.calibration
+        mean = values.mean(0)
+        row.values = {t: float(mean[k]) for k, t in enumerate(row.targets)}
+        if len(values) > 1:
+            sd = values.std(0, ddof=1)
+            row.spread = {t: float(sd[k]) for k, t in enumerate(row.targets)}
+        r = None
+        if cal is not None:
+            r = float(np.mean(cal.ratio(torch.stack(latents))))
+        row.domain = self.domain(row.structure, r)
+        if cal is not None:
+            self._intervals(row, r, level)
+        self._leave_out_untrained(row)
+        for t, note in impossible(row.values, lm.units):
+            row.warnings.append(note.replace("left out", "kept") if self.keep_impossible else note)
+            if not self.keep_impossible:
+                row.values[t] = float("nan")
+                row.intervals.pop(t, None)
+                row.errors.pop(t, None)
+
+    def _intervals(self, row: Prediction, r: float, level: float) -> None:
+        """The calibrated interval of each target at `level`, widened by the conformers'
+        spread (added in quadrature at the level's normal quantile), clipped at zero for
+        quantities that cannot be negative."""
+        from statistics import NormalDist
+
+        cal = self.loaded.calibration
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        row.level = level
+        for t in row.targets:
+            if t not in cal.quantiles:
+                continue
+            hw = float(cal.half_width(t, r, row.n_atoms, level))
+            if not np.isfinite(hw):
+                note = (f"no {100 * level:g}% interval: {cal.n} held-out structures are "
+                        "too few for that level; choose a lower one")  # fmt: skip
+                if note not in row.warnings:
+                    row.warnings.append(note)
+                continue
+            hw = float(np.hypot(hw, z * row.spread.get(t, 0.0)))
+            v = row.values[t]
+            low = max(v - hw, 0.0) if t in NONNEGATIVE else v - hw
+            row.errors[t] = hw
+            row.intervals[t] = (low, v + hw)
 
 
 def _untrained(allowed: dict, targets, elements) -> tuple[list[str], str]:
@@ -301,7 +355,9 @@ def predict(
 ) -> PredictionSet:
     """Predict with a named or path checkpoint (default: the shipped QM9 model for the
     inputs' geometry, `pamnet.registry.default_name`). Items: Structures, SMILES
-    strings, `Record`s, or `pathlib.Path`s of files, each giving one row per record."""
+    strings, `Record`s, or `pathlib.Path`s of files, each giving one row per record.
+    level, conformers, keep_impossible: see `Predictor`; other keywords go to
+    `Predictor.predict`."""
     from pathlib import Path
 
     from pamnet import registry
@@ -311,38 +367,9 @@ def predict(
         items = [items]
     items = [r for it in items for r in (read_records(it) if isinstance(it, Path) else [it])]
     name = checkpoint or registry.default_name(registry.input_geometry(items))
-    return Predictor.from_name(name, device).predict(items, attention=attention, **kw)
-
-
-def to_frame(predictions: list[Prediction]):
-    """A pandas table: name, n_atoms, one column per target ('u0 [eV]'), warnings, error."""
-    import pandas as pd
-
-    rows = []
-    for p in predictions:
-        row = {"name": p.name, "n_atoms": p.n_atoms}
-        for t in p.targets:
-            unit = p.units.get(t, "")
-            row[f"{t} [{unit}]" if unit else t] = p.values.get(t, float("nan"))
-        row["warnings"] = "; ".join(p.warnings)
-        row["error"] = p.error or ""
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def to_sdf(predictions: list[Prediction]) -> str:
-    """SDF text of the predicted structures with each value as a property (failed rows skipped)."""
-    from pamnet.io import write_sdf
-
-    kept = [p for p in predictions if p.ok and p.structure is not None]
-    props = [
-        {
-            **{f"{t} [{p.units.get(t, '')}]".replace(" []", ""): v for t, v in p.values.items()},
-            **({"warnings": "; ".join(p.warnings)} if p.warnings else {}),
-        }
-        for p in kept
-    ]
-    return write_sdf([p.structure for p in kept], predictions=props)
+    options = {k: kw.pop(k) for k in ("level", "conformers", "keep_impossible") if k in kw}
+    predictor = Predictor.from_name(name, device, **options)
+    return predictor.predict(items, attention=attention, **kw)
 
 
 def _one_fragment(structure, bonds) -> None:

@@ -77,6 +77,7 @@ PER_ATOM = {"alpha", "zpve", "u0", "u", "h", "g", "cv"}
 
 NUM_MOLECULES = 130_831
 N_TRAIN, N_VAL = 110_000, 10_000
+MAX_HEAVY, MAX_ATOMS = 9, 29  # the largest QM9 molecules: 9 heavy atoms, 29 with H
 CACHE_VERSION = 1
 _CSV_FILES = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
 

@@ -40,6 +40,7 @@ class CheckpointInfo:
     units: dict[str, str]
     metadata: dict = field(default_factory=dict)
     card: str = ""  # Markdown model card (the .md beside the file), if any
+    calibrated: bool = False  # carries a `pamnet.uncertainty.Calibration`: intervals
 
     @property
     def geometry(self) -> str:
@@ -59,6 +60,7 @@ def _info(path: Path, origin: str) -> CheckpointInfo:
         units=dict(obj.get("units") or {}),
         metadata=dict(obj.get("metadata") or {}),
         card=card_path.read_text() if card_path.is_file() else "",
+        calibrated=bool(obj.get("calibration")),
     )
 
 

@@ -163,6 +163,7 @@ HETATM 5 O O . HOH B 2 . ? 5.000 5.000 5.000 1.00 0.00 ? 101 B 1
 
 
 __all__ = [
+    "calibrate_tiny",
     "SAMPLE_CIF",
     "assert_invariant",
     "brute_radius_pairs",
@@ -205,3 +206,32 @@ def write_tiny_registry(folder) -> dict[str, str]:
         "PAMNET_DATA_DIR": str(folder / "data"),
         "PAMNET_DEFAULT_CHECKPOINT": "tiny",
     }
+
+
+def calibrate_tiny(ckpts, n: int = 300):
+    """Calibrate the tiny test model (`write_tiny_registry`) in place on its own
+    predictions for 10 small molecules plus known noise; returns it loaded."""
+    import numpy as np
+
+    from pamnet.checkpoint import load_checkpoint, resave
+    from pamnet.data import collate
+    from pamnet.inference import run
+    from pamnet.io import from_smiles
+    from pamnet.uncertainty import calibrate
+
+    lm = load_checkpoint(ckpts / "tiny.pt", "cpu")
+    smiles = ["C" * k + "O" for k in range(1, 7)] + ["CC(=O)O", "c1ccccc1", "CCN", "CC#N"]
+    graphs = [lm.model.task.featurize(from_smiles(s)) for s in smiles]
+    out = run(lm.model, collate(graphs), lm.normalization, latent=True)
+    reps = -(-n // len(graphs))
+    pred = out.values.numpy().repeat(reps, 0)[:n]
+    lat = out.latent.repeat_interleave(reps, 0)[:n]
+    g = np.random.default_rng(0)
+    y = pred + g.normal(scale=[0.1, 0.5], size=pred.shape)
+    sizes = np.array([gr.num_atoms for gr in graphs]).repeat(reps)[:n]
+    limits = {"dataset": "QM9", "max_heavy": 9, "max_atoms": 29, "charged": False}
+    others = [lm.model.task.featurize(from_smiles(s)) for s in ("CC", "CCC", "CO", "CN", "OCCO")]
+    bank = run(lm.model, collate(others), lm.normalization, latent=True).latent
+    lm.calibration = calibrate(pred, y, lat, sizes, bank, lm.targets, limits, "test data")
+    resave(lm, ckpts / "tiny.pt")
+    return lm

@@ -105,7 +105,7 @@ def test_sdf_batch(at):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert len(table) == 4 and (table["error"] == "").all()
-    assert table["warnings"].str.contains("size").any()  # drugs are bigger than QM9
+    assert table["domain"].str.contains("heavy atoms; QM9 has at most 9").all()  # drugs: bigger
 
 
 def test_no_checkpoint_keeps_the_page_usable(app, tmp_path, monkeypatch):
@@ -189,3 +189,32 @@ def test_a_2d_file_selects_the_mmff_model_until_the_user_picks(app, tiny_registr
     assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_MOLECULE
     at = batch(at, "Batch: structure file", "drawn.sdf", _drawn_sdf(["CCO", "CCN"]))
     assert at.selectbox(key="predict.checkpoint").value == registry.DEFAULT_SMILES
+
+
+def test_a_calibrated_checkpoint_shows_each_value_with_its_interval_and_the_domain(
+    app, tiny_registry
+):
+    from pamnet.testing import calibrate_tiny
+
+    calibrate_tiny(tiny_registry)
+    at = app.switch_page("pages/2_Predict.py").run()
+    at.radio(key="predict.mode").set_value("One SMILES").run()
+    at.number_input(key="predict.conformers").set_value(1).run()
+    at.text_input(key="predict.smiles").input("CCCCCCCCCCO").run()
+    at = click(at, "Predict")
+    assert not at.exception and not at.error[1:]
+    assert all(" ± " in m.value for m in at.metric) and len(at.metric) == 2
+    assert "90% interval" in " ".join(c.value for c in at.caption)
+    # 11 heavy atoms: outside QM9, said with the reason (Markdown-escaped on screen)
+    assert at.error[0].value.startswith("Outside the training domain: 11 heavy atoms")
+    assert (
+        "QM9 has at most 9" in at.error[0].value
+        and "treat these numbers as rough" in at.error[0].value
+    )
+    at.slider(key="predict.level").set_value(0.99).run()
+    at = click(at, "Predict")
+    assert "99% interval" in " ".join(c.value for c in at.caption)
+
+
+def test_an_uncalibrated_checkpoint_says_it_has_no_intervals(at):
+    assert "no calibrated intervals" in " ".join(c.value for c in at.caption)

@@ -552,3 +552,47 @@ def test_a_new_model_takes_the_elements_its_data_have(tiny_registry, tmp_path):
     (row, f) = model.predict(["ClCCS", "CCF"])
     assert row.ok and math.isfinite(row.values["n"])
     assert "this model knows H, C, N, O, S, Cl, Br, I" in f.error
+
+
+def test_a_split_column_keeps_test_rows_out_and_calibrates_on_val(fast_base, tmp_path):
+    from pamnet.predict import Predictor
+
+    smiles = (SMILES * 3)[:72]
+    rows = [
+        f"{s},{mol_weight(s)},{'train' if k < 40 else 'Validation'}" for k, s in enumerate(smiles)
+    ]
+    rows += ["not a smiles((,1.0,test", "CCO,,test"]  # never read: no row errors for them
+    data = _csv(tmp_path / "split.csv", "smiles,mw,split\n" + "\n".join(rows) + "\n")
+    cfg = FinetuneConfig(data=str(data), targets=["mw"], epochs=1, name="split", split_col="split",
+                         **FAST)  # fmt: skip
+    logs = []
+    result = finetune.run(cfg, tmp_path / "run", log=logs.append)
+    split = result.data["split"]
+    assert (split["n_train"], split["n_val"], split["held_out_test_rows"]) == (40, 32, 2)
+    assert any("2 test rows held out" in m and "0 errors" in m for m in logs), logs
+    assert any("intervals: calibrated on 32 validation structures" in m for m in logs)
+    (row,) = Predictor.from_name("split", "cpu", conformers=1).predict(["CCO"])
+    low, high = row.intervals["mw"]
+    assert low < row.values["mw"] < high and row.level == 0.9
+
+    few = _csv(tmp_path / "few.csv", "smiles,mw,split\n" + "\n".join(rows[:45]) + "\n")
+    cfg = FinetuneConfig(data=str(few), targets=["mw"], epochs=1, name="few", split_col="split",
+                         **FAST)  # fmt: skip
+    finetune.run(cfg, tmp_path / "few", log=logs.append)
+    loaded = load_checkpoint(registry.resolve("few"))
+    assert loaded.calibration is None
+    assert "5 structures, under the 30 needed" in loaded.metadata["intervals"]["note"]
+    assert Predictor(loaded, "cpu", conformers=1).predict(["CCO"])[0].intervals == {}
+
+    bad = _csv(tmp_path / "bad.csv", "smiles,mw,split\nCCO,1,val\nCCC,2,holdout\n")
+    (err,) = finetune.load_dataset(bad, ["mw"], split_col="split").errors  # a row's own error
+    assert (err.row, err.column) == (
+        2,
+        "split",
+    ) and "'holdout' is not train, val or test" in err.message
+    cfg = FinetuneConfig(data=str(bad), targets=["mw"], epochs=1, name="bad", split_col="split",
+                         **FAST)  # fmt: skip
+    with pytest.raises(DataError, match="marks no usable row 'train'"):
+        finetune.run(cfg, tmp_path / "bad", log=logs.append)
+    with pytest.raises(DataError, match="no column 'fold' for the split"):
+        finetune.load_dataset(bad, ["mw"], split_col="fold")

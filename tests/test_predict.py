@@ -26,18 +26,24 @@ def test_predict_smiles_with_attention_sums(tiny_registry):
         np.testing.assert_allclose(
             r.contributions.sum((0, 1)), [r.values[t] for t in TARGETS], rtol=1e-6
         )
-        assert any("geometry" in w for w in r.warnings)  # MMFF geometry vs a DFT-trained model
+        assert any("geometry" in w for w in r.domain.reasons)  # MMFF geometry, DFT-trained model
     # The atom references make u0 a total energy: strongly negative, larger for benzene.
     assert rows[1].values["u0"] < rows[0].values["u0"] < -1000
 
 
-def test_shipped_qm9_model_warns_outside_its_domain():
+def test_shipped_qm9_model_says_outside_its_domain():
     # the shipped model's own metadata (as `pamnet train` wrote it) must trigger the checks
     pred = Predictor.from_name("qm9_pamnet", "cpu")
-    big, charged = pred.predict(["CCCCCCCCCCCC", "C[NH3+]"])
-    assert any(w.startswith("size: 12 heavy atoms") for w in big.warnings)
-    assert any(w.startswith("charge:") for w in charged.warnings)
-    assert not any(w.startswith(("size:", "charge:")) for w in pred.predict(["CCO"])[0].warnings)
+    big, charged, small = pred.predict(["CCCCCCCCCCCC", "C[NH3+]", "CCO"])
+    assert big.domain.level == "outside"
+    assert any(w.startswith("12 heavy atoms; QM9 has at most 9") for w in big.domain.reasons)
+    assert charged.domain.level == "outside"
+    assert any("net charge +1" in w and "neutral" in w for w in charged.domain.reasons)
+    # ethanol from SMILES: small and neutral, only the geometry kind differs (MMFF vs DFT)
+    assert small.domain.level == "near"
+    assert [w.split(";")[0] for w in small.domain.reasons] == ["mmff geometry"]
+    frame = to_frame([big, charged, small])
+    assert frame["domain"].str.split(":").str[0].tolist() == ["outside", "outside", "near"]
 
 
 def test_bad_rows_do_not_stop_the_batch(tiny_registry):
@@ -211,7 +217,7 @@ def test_smiles_go_to_the_mmff_model_files_to_the_dft_one(tiny_registry, monkeyp
     monkeypatch.delenv("PAMNET_DEFAULT_CHECKPOINT")
 
     def geometry_warned(rows) -> list[bool]:
-        return [any(w.startswith("geometry:") for w in r["warnings"]) for r in rows]
+        return [any("geometry" in w for w in r["domain"]["reasons"]) for r in rows]
 
     assert main(["predict", "--smiles", "CCO", "C", "--format", "json"]) == 0
     assert geometry_warned(json.loads(capsys.readouterr().out)) == [False, False]
@@ -220,7 +226,7 @@ def test_smiles_go_to_the_mmff_model_files_to_the_dft_one(tiny_registry, monkeyp
     assert main(["predict", str(water), "--smiles", "CCO", "--format", "json"]) == 0
     assert geometry_warned(json.loads(capsys.readouterr().out)) == [False, True]
     rows = predict(["CCO"])  # the Python API picks the same way
-    assert not any(w.startswith("geometry:") for w in rows[0].warnings)
+    assert not rows[0].domain.reasons
 
 
 def test_fragments_fail_the_row_for_a_qm9_model_only(tiny_registry):

@@ -141,13 +141,18 @@ def predict_chunk(
     kw: tuple,
     names: tuple[str, ...] | None,
     _items: list,
+    level: float = 0.9,
+    conformers: int = 1,
 ):
     """(`to_frame`, `to_sdf`, warnings per row) of one batch of items (SMILES or
-    Structures) whose content id is `chunk_key`; names replace the rows' names if given."""
+    Structures) whose content id is `chunk_key`, with intervals at `level` and SMILES
+    over `conformers` conformers; names replace the rows' names if given."""
     from pamnet.predict import to_frame, to_sdf
 
     model = predictor(checkpoint_path, checkpoint_mtime_ns, device)
-    preds = model.predict(_items, batch_size=max(1, len(_items)), **dict(kw))
+    preds = model.predict(
+        _items, batch_size=max(1, len(_items)), level=level, conformers=conformers, **dict(kw)
+    )
     if names is not None:
         for p, name in zip(preds, names, strict=True):
             p.name = name

@@ -6,16 +6,18 @@ import argparse
 import json
 import sys
 
-from pamnet.commands._options import DEVICE, OUTPUT, THREADS
+from pamnet.commands._options import DEVICE, LEVEL, OUTPUT, THREADS
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
-        parents=[DEVICE, THREADS, OUTPUT],
+        parents=[DEVICE, THREADS, OUTPUT, LEVEL],
         help="MAE per target of a QM9 checkpoint on the documented split",
         description="Evaluate a QM9 checkpoint (default: the shipped checkpoints/qm9_pamnet.pt) "
-        "on the split recorded in its metadata. MAE in the paper's units (energies in eV).",
+        "on the split recorded in its metadata. MAE in the paper's units (energies in eV); "
+        "for a calibrated checkpoint also the coverage of its intervals (the fraction of "
+        "true values inside them) and their mean width.",
     )
     p.add_argument(
         "--checkpoint", default=None, help="name or path (default: the shipped QM9 model)"
@@ -49,14 +51,26 @@ def run(args: argparse.Namespace) -> int:
     path = resolve(args.checkpoint) if args.checkpoint else qm9.default_checkpoint()
     loaded = load_checkpoint(path, device)
     geometry = args.geometry or ("mmff" if loaded.metadata.get("geometry") == "mmff" else "dft")
-    result = qm9_eval.evaluate(loaded, args.split, args.limit, geometry, args.batch_size, device)
+    result = qm9_eval.evaluate(
+        loaded, args.split, args.limit, geometry, args.batch_size, device, args.level
+    )
     if args.format == "json":
         print(json.dumps(result))
         return 0
     print(f"{loaded.path}: {args.split} split, {geometry} geometry, n = {result['n']}")
     if "skipped" in result:
         print(f"skipped {result['skipped']} molecules (embedding failed or formula differs)")
+    cover = result.get("coverage")
+    if cover:
+        print(
+            f"  {'target':6s} {'MAE':>12s} {'unit':12s} {round(100 * args.level, 1):g}% coverage  mean width"
+        )
     for t, v in result["mae"].items():
-        print(f"  {t:6s} {v:12.5f} {result['units'][t]}")
+        line = f"  {t:6s} {v:12.5f} {result['units'][t]:12s}"
+        if cover:
+            line += f" {cover[t]:13.3f}  {result['width'][t]:.4g}"
+        print(line)
+    if not cover:
+        print("  (no intervals: the checkpoint is not calibrated)")
     sys.stdout.flush()
     return 0

@@ -58,6 +58,14 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="per process under torchrun")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument(
+        "--split-col",
+        default=None,
+        metavar="COL",
+        help="a column saying train, val or test per row (as Chemprop's --splits-column): "
+        "val rows validate and calibrate the intervals, test rows are not read at all; "
+        "replaces the random --val-fraction split",
+    )
     p.add_argument("--seed", type=int, default=0, help="new weights, batch order, 3D embedding")
     p.add_argument("--patience", type=int, default=None, help="early stop after N flat epochs")
     p.add_argument(
@@ -121,6 +129,7 @@ def config_from_args(args: argparse.Namespace):
         batch_size=args.batch_size,
         val_fraction=args.val_fraction,
         split_seed=args.split_seed,
+        split_col=args.split_col,
         patience=args.patience,
         freeze=tuple(g.strip() for g in args.freeze.split(",") if g.strip()),
         new_heads=args.new_heads,

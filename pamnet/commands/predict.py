@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from pamnet.commands._options import DEVICE
+from pamnet.commands._options import DEVICE, LEVEL
 from pamnet.tables import TABLE_SUFFIXES
+from pamnet.uncertainty import DEFAULT_CONFORMERS
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "predict",
-        parents=[DEVICE],
+        parents=[DEVICE, LEVEL],
         help="predict properties of structures with a checkpoint",
         description="Predict with a shipped or fine-tuned checkpoint (default: the QM9 model). "
         "Every record of every input gives one row, in order: files first, then --smiles; "
@@ -70,6 +71,15 @@ def register(sub) -> None:
         default=None,
         help="complex mode: ligand residue name (default: picked automatically)",
     )
+    p.add_argument(
+        "--conformers",
+        type=int,
+        default=DEFAULT_CONFORMERS,
+        metavar="K",
+        help=f"SMILES inputs: predict over up to K distinct MMFF conformers and report "
+        f"their mean, the spread widening the interval (default {DEFAULT_CONFORMERS}; 1 "
+        "for one conformer, faster). Files with 3D coordinates use their own",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument(
         "--keep-impossible",
@@ -113,8 +123,16 @@ def run(args) -> int:
     geometry = registry.input_geometry(
         it for it in usable if it is not None and not isinstance(it, _Failed)
     )
-    predictor = Predictor.from_name(args.checkpoint or registry.default_name(geometry), device)
-    predictor.keep_impossible = args.keep_impossible
+    if args.conformers < 1:
+        print(f"error: --conformers {args.conformers}: give 1 or more", file=sys.stderr)
+        return 2
+    predictor = Predictor.from_name(
+        args.checkpoint or registry.default_name(geometry),
+        device,
+        keep_impossible=args.keep_impossible,
+        level=args.level,
+        conformers=args.conformers,
+    )
     lm = predictor.loaded
     items = [
         Prediction(it.name, 0, lm.targets, lm.units, error=it.error)
@@ -240,21 +258,38 @@ def readable_table(preds) -> str:
         row = {"#": k, "name": _short(p.name, 28), "atoms": p.n_atoms or ""}
         for t in p.targets:
             unit = p.units.get(t, "")
-            value = p.values.get(t)
-            row[f"{t} [{unit}]" if unit else t] = "" if value is None else f"{value:.4g}"
+            row[f"{t} [{unit}]" if unit else t] = format_value(p, t)
+        row["domain"] = p.domain.level if p.domain else ""
         row["status"] = (
             "failed" if not p.ok else (f"{len(p.warnings)} note(s)" if p.warnings else "ok")
         )
         rows.append(row)
     width = shutil.get_terminal_size((120, 24)).columns
     lines = [pd.DataFrame(rows).to_string(index=False, line_width=width)]
-    notes = [(k, p) for k, p in enumerate(preds, start=1) if p.warnings or not p.ok]
+    levels = {p.level for p in preds if p.level}
+    if levels:
+        lines.append(f"± : {', '.join(f'{round(100 * v, 1):g}%' for v in levels)} prediction "
+                     "intervals (--level); 'n/a': left out, see the notes")  # fmt: skip
+    far = [p for p in preds if p.domain and p.domain.reasons]
+    notes = [(k, p) for k, p in enumerate(preds, start=1) if p.warnings or not p.ok or p in far]
     if notes:
         lines.append("")
     for k, p in notes:
-        for why in [p.error] if not p.ok else p.warnings:
+        whys = [p.error] if not p.ok else [*p.warnings]
+        if p.ok and p.domain and p.domain.reasons:
+            whys.insert(0, "domain " + p.domain.summary())
+        for why in whys:
             lines.append(f"#{k} {_short(p.name, 28)}: {why}")
     return "\n".join(lines) + "\n"
+
+
+def format_value(p, t: str) -> str:
+    """'5.01 ± 0.21' (`with_error`), '5.012' uncalibrated, 'n/a' for a value left out,
+    '' for a failed row."""
+    from pamnet.predict import with_error
+
+    value = p.values.get(t)
+    return "" if value is None else with_error(value, p.errors.get(t))
 
 
 def _short(text: str, n: int) -> str:

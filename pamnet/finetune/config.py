@@ -32,6 +32,7 @@ class FinetuneConfig:
     batch_size: int = 16  # per process; under torchrun the global batch is world x this
     val_fraction: float = 0.1
     split_seed: int = 0
+    split_col: str | None = None  # a column of train/val/test per row instead of a random split
     patience: int | None = None  # stop after this many epochs without a 0.01% better val score
     freeze: tuple[str, ...] = ()
     new_heads: bool = False

@@ -22,6 +22,7 @@ import torch
 
 from pamnet.data import GraphInput
 from pamnet.errors import DataError, EncodingError, PamnetError, ParseError
+from pamnet.finetune.split import split_indices, split_roles  # noqa: F401 - re-exported
 from pamnet.tables import SMILES_COLUMNS, Table, read_table
 
 PROTEIN_COLUMNS = ("protein", "protein_file", "receptor", "pdb")
@@ -106,6 +107,8 @@ class FinetuneData:
     n_rows: int
     source: str
     geometry: str  # 'mmff' (from SMILES), 'file' (SDF/complex files)
+    split: list[str] | None = None  # 'train' or 'val' per structure (a split column)
+    held_out: int = 0  # rows the split column marks 'test': not read at all
 
     def report(self):
         """The row errors as a DataFrame (row, column, message)."""
@@ -163,10 +166,15 @@ def load_dataset(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    split_col: str | None = None,
 ) -> FinetuneData:
-    """Featurize every usable row; bad rows go to `errors`. All rows bad -> DataError."""
+    """Featurize every usable row; bad rows go to `errors`. All rows bad -> DataError.
+    split_col: a column saying train, val (validation) or test per row; test rows are
+    skipped unread, so that a benchmark's test set never reaches the fine-tune."""
     table = source if isinstance(source, Table) else read_table(source, name)
     cmap = resolve_columns(table, targets, smiles_col, protein_col, ligand_col)
+    roles = split_roles(table, split_col) if split_col else None
+    split, held_out = ([] if roles else None), 0
     if root is None and not isinstance(source, (bytes, Table)):
         root = Path(source).resolve().parent
     graphs, ys, rows, names, errors = [], [], [], [], []
@@ -175,6 +183,12 @@ def load_dataset(
         if stop is not None and stop():
             raise Cancelled("stopped while reading the data")
         row, g = i + 1, None
+        if roles is not None and roles[i] == "test":
+            held_out += 1
+            continue
+        if roles is not None and roles[i] not in ("train", "val"):
+            errors.append(RowError(row, split_col, roles[i]))
+            continue
         if i in table.record_errors:  # an unreadable SDF record has no fields to check
             errors.append(RowError(row, "structure", table.record_errors[i]))
             values, bad = [], [("structure", "")]
@@ -190,6 +204,8 @@ def load_dataset(
             ys.append(values)
             rows.append(row)
             names.append(g.name)
+            if split is not None:
+                split.append(roles[i])
         if progress is not None:
             progress(i + 1, n)
     if not graphs:
@@ -210,6 +226,8 @@ def load_dataset(
         n_rows=n,
         source=table.name,
         geometry="mmff" if cmap.smiles else "file",
+        split=split,
+        held_out=held_out,
     )
 
 
@@ -351,12 +369,3 @@ def _path(cell: str, root, column: str) -> Path:
     if not path.is_file():
         raise _RowProblem(column, f"missing file {shown}")
     return path
-
-
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Random (train, val) index lists; val gets round(n * fraction), at least 1 if > 0."""
-    if n < 2:
-        raise DataError(f"need at least 2 usable rows to train and validate, got {n}")
-    n_val = 0 if val_fraction <= 0 else min(n - 1, max(1, round(n * val_fraction)))
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    return sorted(perm[n_val:]), sorted(perm[:n_val])

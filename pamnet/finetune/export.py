@@ -8,13 +8,11 @@ import datetime
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 
-from pamnet.checkpoint import LoadedModel, load_checkpoint, stale_targets
+from pamnet.checkpoint import LoadedModel, load_checkpoint, resave, stale_targets
 from pamnet.finetune.config import FinetuneResult, output_path
 from pamnet.inference import mae, predict_graphs
-from pamnet.paths import atomic_write
 from pamnet.text import md
 
 VAL_PREDICTIONS = "val_predictions.json"
@@ -26,8 +24,11 @@ def export(config, trainer, result, data, val, val_idx, status: str, rows: list[
     best = load_checkpoint(result.checkpoint_path, trainer.device)
     val_mae = None
     if val is not None:
-        pred = predict_graphs(best.model, val.graphs, best.normalization, 64, trainer.device)
+        pred, lat = predict_graphs(
+            best.model, val.graphs, best.normalization, 64, trainer.device, latent=True
+        )
         keep = [k for k, t in enumerate(best.targets) if t in data.targets]
+        _calibrate(best, data, val, val_idx, pred, lat, keep, trainer.device, log)
         err = mae(pred, val.y)
         val_mae = {best.targets[k]: float(err[k]) for k in keep}
         payload = {
@@ -39,14 +40,50 @@ def export(config, trainer, result, data, val, val_idx, status: str, rows: list[
             "y_pred": [[_json_num(pred[i, k]) for k in keep] for i in range(len(val_idx))],
         }
         (trainer.out_dir / VAL_PREDICTIONS).write_text(json.dumps(payload))
+    else:
+        best.metadata["intervals"] = {"note": "no validation split: intervals not calibrated"}
     path = output_path(config)
-    atomic_write(path, lambda tmp: shutil.copyfile(result.checkpoint_path, tmp))
+    resave(best, path)
     card = path.with_suffix(".md")
     card.write_text(model_card(path.stem, best, result, val_mae, status))
     log(f"wrote {path}")
     return FinetuneResult(
         status, result.epochs_done, rows, path, card, val_mae, best.metadata.get("finetune", {})
     )
+
+
+def _calibrate(best, data, val, val_idx, pred, lat, keep, device, log) -> None:
+    """Calibrate `best`'s intervals on the validation split (in place), its latent bank
+    from the training structures; too small a split is noted instead."""
+    import torch
+
+    from pamnet.uncertainty import BANK_SIZE, MIN_CALIBRATION, calibrate
+
+    targets = [best.targets[k] for k in keep]
+    if len(val_idx) < MIN_CALIBRATION:
+        note = (
+            f"the validation split has {len(val_idx)} structures, under the "
+            f"{MIN_CALIBRATION} needed to calibrate intervals: predictions come without "
+            "them, and its validation MAE is a rough guide only"
+        )
+        best.metadata["intervals"] = {"note": note}
+        log(f"intervals: {note}")
+        return
+    held = set(val_idx)
+    train_idx = [i for i in range(len(data.graphs)) if i not in held]
+    pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(0))[:BANK_SIZE]
+    bank_graphs = [data.graphs[train_idx[int(i)]] for i in pick]
+    _, bank = predict_graphs(best.model, bank_graphs, best.normalization, 64, device, latent=True)
+    sizes = [g.num_atoms for g in data.graphs]
+    limits = {"dataset": Path(str(data.source)).name, "geometry": data.geometry}
+    if data.task == "molecule":
+        limits["max_atoms"] = max(sizes[i] for i in train_idx)
+    best.calibration = calibrate(
+        pred[:, keep].numpy(), val.y[:, keep].numpy(), lat, [sizes[i] for i in val_idx], bank,
+        targets, limits, f"the fine-tune's validation split, {len(val_idx)} structures",
+    )  # fmt: skip
+    best.metadata["intervals"] = {"method": best.calibration.describe()}
+    log(f"intervals: calibrated on {len(val_idx)} validation structures")
 
 
 def _json_num(x) -> float | None:

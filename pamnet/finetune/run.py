@@ -35,7 +35,8 @@ from pamnet.paths import atomic_write
 
 def _data_key(config: FinetuneConfig) -> str:
     digest = hashlib.sha256(Path(config.data).read_bytes()).hexdigest()[:16]
-    cols = [config.targets, config.smiles_col, config.protein_col, config.ligand_col, config.seed]
+    cols = [config.targets, config.smiles_col, config.protein_col, config.ligand_col, config.seed,
+            config.split_col]  # fmt: skip
     return digest + json.dumps(cols)
 
 
@@ -91,8 +92,10 @@ def prepare_data(
         seed=config.seed,
         progress=progress,
         stop=stop,
+        split_col=config.split_col,
     )
-    log(f"data: {len(data.graphs)} of {data.n_rows} rows usable, {len(data.errors)} errors")
+    held = f", {data.held_out} test rows held out" if data.held_out else ""
+    log(f"data: {len(data.graphs)} of {data.n_rows} rows usable, {len(data.errors)} errors{held}")
     for e in data.errors[:10]:
         log(f"  row {e.row} [{e.column}]: {e.message}")
     if len(data.errors) > 10:
@@ -127,7 +130,9 @@ def run(
     out_dir = Path(out_dir)
     stop = stop or (lambda: False)
     data = prepare_data(config, out_dir, log, stop)
-    train_idx, val_idx = split_indices(len(data.graphs), config.val_fraction, config.split_seed)
+    train_idx, val_idx = split_indices(
+        len(data.graphs), config.val_fraction, config.split_seed, data.split
+    )
     y_train = data.y[train_idx]
     world = distributed.world_size()
     graphs = [data.graphs[i] for i in train_idx]
@@ -329,6 +334,8 @@ def _metadata(config, data: FinetuneData, train_idx, val_idx, new, base: str | N
             "rows_used": len(data.graphs),
             "row_errors": len(data.errors),
             "split": {
+                "column": config.split_col,
+                "held_out_test_rows": data.held_out,
                 "seed": config.split_seed,
                 "val_fraction": config.val_fraction,
                 "n_train": len(train_idx),

@@ -109,14 +109,14 @@ def structure_to_mol(s: Structure, sanitize: bool = True) -> Chem.Mol:
     return mol_from_bonds(s, sanitize)
 
 
-def mol_to_structure(mol: Chem.Mol, **fields) -> Structure:
-    """A `Structure` from an RDKit mol with a 3D conformer (first conformer)."""
+def mol_to_structure(mol: Chem.Mol, conf_id: int = -1, **fields) -> Structure:
+    """A `Structure` from an RDKit mol with a 3D conformer (the first, or `conf_id`)."""
     if mol.GetNumConformers() == 0:
         raise StructureError("the RDKit molecule has no conformer; embed it in 3D first")
     bonds, orders = bonds_of(mol)
     return Structure(
         elements=[a.GetSymbol() for a in mol.GetAtoms()],
-        coords=mol.GetConformer().GetPositions(),
+        coords=mol.GetConformer(conf_id).GetPositions(),
         bonds=bonds,
         bond_orders=orders,
         formal_charges=[a.GetFormalCharge() for a in mol.GetAtoms()],

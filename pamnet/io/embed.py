@@ -50,17 +50,66 @@ def embed_3d(molh: Chem.Mol, seed: int, label: str, optimize: bool = True) -> st
     return kind
 
 
+CONFORMER_RMSD = 0.5  # Å over heavy atoms: conformers closer than this are one
+
+
+def embed_conformers(
+    molh: Chem.Mol, k: int, seed: int, label: str, rmsd: float = CONFORMER_RMSD
+) -> list[tuple[int, float]]:
+    """Give `molh` up to k distinct MMFF94-minimised conformers in place (ETKDGv3 tries
+    2k, pruned at `rmsd` before and after minimising); returns (conformer id, MMFF
+    energy in kcal/mol) from the lowest energy up. Empty when MMFF has no parameters
+    for the molecule (the caller falls back to one conformer)."""
+    from rdkit.Chem import rdMolAlign
+
+    if not AllChem.MMFFHasAllMoleculeParams(molh):
+        return []
+    params = AllChem.ETKDGv3()
+    # seed 0 makes every attempt of EmbedMultipleConfs the same conformer: start at 1
+    params.randomSeed = (int(seed) + 1) & 0x7FFFFFFF
+    params.numThreads = 1
+    params.timeout = EMBED_TIMEOUT_S
+    params.pruneRmsThresh = rmsd
+    with quiet():
+        try:
+            ids = list(AllChem.EmbedMultipleConfs(molh, 2 * k, params))
+            if not ids:
+                params.useRandomCoords = True
+                ids = list(AllChem.EmbedMultipleConfs(molh, 2 * k, params))
+            results = AllChem.MMFFOptimizeMoleculeConfs(molh, numThreads=1, maxIters=500)
+        except Exception as exc:  # noqa: BLE001 - RDKit raises several unrelated types
+            raise EmbeddingError(f"RDKit failed to embed conformers of {label}: {exc}") from exc
+    if not ids:
+        raise EmbeddingError(
+            f"RDKit found no 3D coordinates for {label} (strained or contradictory "
+            "stereochemistry?); try another seed, or give 3D coordinates"
+        )
+    order = sorted(ids, key=lambda c: results[c][1])
+    heavy = Chem.RemoveHs(molh)
+    kept: list[int] = []
+    for cid in order:
+        if len(kept) == k:
+            break
+        if all(
+            rdMolAlign.GetBestRMS(heavy, heavy, ref, cid, maxMatches=100) > rmsd for ref in kept
+        ):
+            kept.append(cid)
+    for cid in kept:
+        _separate_fragments(molh, cid)
+    return [(cid, float(results[cid][1])) for cid in kept]
+
+
 FRAGMENT_GAP = 4.0  # Å between the boxes of a salt's or co-crystal's fragments
 
 
-def _separate_fragments(molh: Chem.Mol) -> None:
+def _separate_fragments(molh: Chem.Mol, conf_id: int = -1) -> None:
     """Set the fragments of a salt or co-crystal side by side along x, `FRAGMENT_GAP`
     apart, each moved rigidly: ETKDG embeds disconnected fragments independently and
     may put them on top of each other (seen in RDKit's own ChEMBL and NCI files)."""
     frags = sorted(Chem.GetMolFrags(molh), key=len, reverse=True)
     if len(frags) < 2:
         return
-    conf = molh.GetConformer()
+    conf = molh.GetConformer(conf_id)
     pos = conf.GetPositions()
     edge = pos[list(frags[0]), 0].max() + FRAGMENT_GAP
     for frag in frags[1:]:

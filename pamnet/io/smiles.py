@@ -7,7 +7,7 @@ from rdkit import Chem
 from pamnet.errors import SmilesError, StructureError
 from pamnet.io._rdkit import mol_to_structure, quiet
 from pamnet.io._text import Limits, split_lines
-from pamnet.io.embed import MAX_EMBED_ATOMS, embed_3d, with_hydrogens
+from pamnet.io.embed import MAX_EMBED_ATOMS, embed_3d, embed_conformers, with_hydrogens
 from pamnet.io.records import Record
 from pamnet.structure import Structure
 
@@ -30,6 +30,22 @@ def from_smiles(
     Raises SmilesError (unparseable), EmbeddingError (no 3D coordinates found) or
     TooLargeError (over `max_atoms` atoms with hydrogens).
     """
+    text, mol = _parse(smiles)
+    molh = with_hydrogens(mol, f"the SMILES {text[:60]!r}", max_atoms)
+    geometry = embed_3d(molh, seed, repr(text[:60]), optimize=optimize)
+    canonical = Chem.MolToSmiles(mol)
+    return mol_to_structure(
+        molh,
+        name=name or text,
+        source="smiles",
+        smiles=canonical,
+        geometry=geometry,
+        properties={"input_smiles": text},
+    )
+
+
+def _parse(smiles: str) -> tuple[str, Chem.Mol]:
+    """(stripped text, RDKit mol) of one SMILES, or a SmilesError saying what is wrong."""
     text = smiles.strip()
     if not text:
         raise SmilesError("empty SMILES; give e.g. CC(=O)Oc1ccccc1C(=O)O")
@@ -47,17 +63,38 @@ def from_smiles(
         )
     if mol.GetNumAtoms() == 0:
         raise SmilesError(f"the SMILES {text!r} has no atoms")
+    return text, mol
+
+
+def conformers_from_smiles(
+    smiles: str,
+    k: int = 5,
+    seed: int = 0,
+    name: str | None = None,
+    max_atoms: int = MAX_SMILES_ATOMS,
+) -> list[Structure]:
+    """Up to k distinct MMFF94-minimised conformers of a SMILES (`embed_conformers`),
+    lowest MMFF energy first, each with properties 'mmff_energy' (kcal/mol) and
+    'conformer' (1-based). A molecule MMFF cannot type gives one conformer
+    (`from_smiles`), and a rigid one may give fewer than k."""
+    text, mol = _parse(smiles)
     molh = with_hydrogens(mol, f"the SMILES {text[:60]!r}", max_atoms)
-    geometry = embed_3d(molh, seed, repr(text[:60]), optimize=optimize)
+    found = embed_conformers(molh, k, seed, repr(text[:60]))
+    if not found:
+        return [from_smiles(text, seed=seed, name=name, max_atoms=max_atoms)]
     canonical = Chem.MolToSmiles(mol)
-    return mol_to_structure(
-        molh,
-        name=name or text,
-        source="smiles",
-        smiles=canonical,
-        geometry=geometry,
-        properties={"input_smiles": text},
-    )
+    return [
+        mol_to_structure(
+            molh,
+            conf_id=cid,
+            name=name or text,
+            source="smiles",
+            smiles=canonical,
+            geometry="mmff",
+            properties={"input_smiles": text, "mmff_energy": energy, "conformer": j + 1},
+        )
+        for j, (cid, energy) in enumerate(found)
+    ]
 
 
 def read_smiles(text: str, source: str, limits: Limits, seed: int = 0) -> list[Structure | Record]:
