@@ -1,6 +1,7 @@
-"""Pages to first paint: seconds from opening a page's URL to its title on screen.
+"""Pages to first paint: seconds from opening a page's URL to its title on screen; and
+a SMILES to numbers on the Predict page.
 
-    python benchmarks/bench_pages.py [--passes 2] [--widths 1400 760]
+    python benchmarks/bench_pages.py [--passes 2] [--widths 1400 760] [--predict]
 
 Starts `streamlit run app.py` on a free port (data in a temporary folder), opens the
 landing page once so the server has imported torch, RDKit and the models, then opens
@@ -9,6 +10,11 @@ times it to the page's title, in headless Chromium (/usr/bin/chromium; playwrigh
 Each pass visits every page; the last pass is the warm figure (the goal: < 2 s per
 page). The machine's load average is printed beside the figures: other work on the
 cores slows the server's script runs.
+
+--predict: on the Predict page, "One SMILES", each of `PREDICT_SMILES` typed in and
+Predict clicked, timed from the click to its values with their ± on screen (5
+conformers, the default; the first SMILES warms the model up and is not counted; each
+SMILES is new to the server, so nothing comes from a cache).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PREDICT_SMILES = ("CCO", "CCCCCCO", "OC1CCC(N)CC1", "CC(=O)Oc1ccccc1C(=O)O",
+                  "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "O=C(O)CCc1ccc(O)cc1")  # fmt: skip
 PAGES = (("", "PAMNet Studio"), ("Structure", "Structure"), ("Predict", "Predict"),
          ("Attention", "Attention"), ("Fine-tune", "Fine-tune"), ("Learn", "Learn"))  # fmt: skip
 
@@ -56,6 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--widths", type=int, nargs="+", default=[1400, 760])
+    ap.add_argument("--predict", action="store_true", help="also time SMILES -> numbers")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -83,10 +92,37 @@ def main() -> None:
                     cells = "  ".join(f"{name} {t:.2f}" for name, t in times)
                     print(f"{width} px, pass {k + 1} (load {load:.1f}): {cells}  max "
                           f"{max(t for _, t in times):.2f} s", flush=True)  # fmt: skip
+            if args.predict:
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                predict_times(page, url)
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def predict_times(page, url: str) -> None:
+    """Click to values on screen for each of PREDICT_SMILES (the first is a warm-up)."""
+    page.goto(f"{url}/Predict")
+    page.get_by_role("heading", name="Predict").first.wait_for(timeout=60_000)
+    page.get_by_text("One SMILES").click()
+    times = []
+    for smi in PREDICT_SMILES:
+        box = page.get_by_label("SMILES", exact=True)
+        box.fill(smi)
+        box.press("Enter")
+        button = page.get_by_role("button", name="Predict", exact=True)
+        button.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)  # the rerun that the new SMILES started settles
+        start = time.perf_counter()
+        button.click()
+        page.get_by_text(f"{smi} ·").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stMetricValue"]', has_text="±").first.wait_for(timeout=60_000)
+        times.append((smi, time.perf_counter() - start))
+    load = os.getloadavg()[0]
+    cells = "  ".join(f"{smi} {t:.2f}" for smi, t in times[1:])
+    print(f"SMILES -> numbers on screen, 5 conformers (load {load:.1f}): {cells}  max "
+          f"{max(t for _, t in times[1:]):.2f} s", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

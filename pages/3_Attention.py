@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from pamnet import viz
 from pamnet.errors import PamnetError
+from pamnet.predict import with_error
 from pamnet.session import input_key
 from pamnet.text import csv_safe
 from ui import cache, inputs
@@ -113,9 +114,14 @@ if "training" not in info.metadata and "test_mae" not in info.metadata:
 cols = [exp.column(k) for k in range(len(exp.targets))]
 if len(exp.targets) <= MAX_METRICS:
     for box, t, col in zip(st.columns(len(cols)), exp.targets, cols, strict=True):
-        box.metric(ui.md(col), f"{exp.values[t]:.5g}")
+        box.metric(ui.md(col), with_error(exp.values[t], exp.errors.get(t)))
 else:
-    st.dataframe(pd.DataFrame([dict(zip(cols, exp.values.values(), strict=True))]))
+    shown = {c: with_error(exp.values[t], exp.errors.get(t)) for t, c in zip(exp.targets, cols)}
+    st.dataframe(pd.DataFrame([shown]))
+if exp.errors:
+    st.caption(f"± : {round(100 * exp.level)}% prediction intervals (the model card says how).")
+if exp.domain is not None and exp.domain.reasons:
+    st.caption(f"Domain: {ui.md(exp.domain.summary())}.")
 for w in exp.warnings:
     st.warning(ui.md(w))
 

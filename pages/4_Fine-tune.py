@@ -19,6 +19,7 @@ import ui
 from pamnet import finetune, jobs
 from pamnet.errors import PamnetError
 from pamnet.paths import structures_dir
+from pamnet.uncertainty import MIN_CALIBRATION
 from pamnet.viz import loss_curves, parity_plot
 from ui import cache
 
@@ -279,6 +280,13 @@ def results(job: jobs.Job) -> None:
             ]
             if pairs:
                 true, pred, names = zip(*pairs)
+                if len(pairs) < MIN_CALIBRATION:
+                    tab.warning(
+                        f"Only {len(pairs)} validation molecules for {ui.md(t)}: too few to "
+                        "judge the model by (its error on them could be luck either way) or to "
+                        f"calibrate intervals (that needs {MIN_CALIBRATION}). Fine-tune on more "
+                        "data, or with a larger validation fraction, before trusting it."
+                    )
                 fig = parity_plot(true, pred, t, val["units"].get(t, ""), labels=names)
                 tab.plotly_chart(fig, key=f"ft.parity.{job.id}.{t}")
     card = Path(job.checkpoint).with_suffix(".md") if job.checkpoint else None

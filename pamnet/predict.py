@@ -277,13 +277,13 @@ class Predictor:
                     if attention:  # ... and averaged: they still sum to the mean values
                         row.attention = row.attention / row.conformers
                         row.contributions = row.contributions / row.conformers
-                    self._finish(row, np.stack(values[idx]), latents.get(idx), level)
+                    self.finish(row, np.stack(values[idx]), latents.get(idx), level)
                     rows_done.add(idx)
             if progress:
                 progress(len(rows_done), len(results))
         return results
 
-    def _finish(self, row: Prediction, values: np.ndarray, latents: list | None, level) -> None:
+    def finish(self, row: Prediction, values: np.ndarray, latents: list | None, level) -> None:
         """Fill one row from its conformers' values [K, T] (and latents): mean, spread,
         domain, intervals, and the targets left out (untrained heads, impossible values)."""
         lm, cal = self.loaded, self.loaded.calibration

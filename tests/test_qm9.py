@@ -126,6 +126,10 @@ def test_shipped_checkpoint_reproduces_its_card(name, capsys):
     assert out["n"] == 2000 - out.get("skipped", 0) and out.get("skipped", 0) < 40
     for t in qm9.TARGETS:
         assert math.isclose(out["mae"][t], stored["mae"][t], rel_tol=1e-3, abs_tol=1e-6), t
+    # calibrated on the validation split: its 90% intervals cover 85-95% of test molecules
+    assert loaded.calibration is not None and out["level"] == 0.9
+    assert all(0.85 <= out["coverage"][t] <= 0.95 for t in qm9.TARGETS), out["coverage"]
+    assert meta["intervals"]["n"] > 10_000  # the card's figures: the whole test split
 
 
 def test_train_and_evaluate_cli_on_a_few_molecules(tmp_path, capsys):

@@ -64,10 +64,17 @@ def _text(exp, k: int, top: int) -> str:
 
     col = exp.column(k)
     fmt = {"float_format": lambda x: f"{x:.5g}", "index": False}
+    from pamnet.predict import with_error
+
     preds = ", ".join(
-        f"{t} = {v:.6g} {exp.units.get(t, '')}".strip() for t, v in exp.values.items()
+        f"{t} = {with_error(v, exp.errors.get(t))} {exp.units.get(t, '')}".strip()
+        for t, v in exp.values.items()
     )
     out = [f"== {exp.name} ({exp.task}; {exp.checkpoint})", f"prediction: {preds}"]
+    if exp.errors:
+        out.append(f"± : {round(100 * exp.level)}% prediction intervals")
+    if exp.domain is not None:
+        out.append(f"domain: {exp.domain.summary()}")
     out += [f"warning: {w}" for w in exp.warnings]
     if exp.has_offset:
         out.append(

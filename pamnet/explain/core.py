@@ -169,7 +169,9 @@ def explain(
     task = predictor.task
     model = _private_copy(predictor.model, dtype)
     batch = collate([inp]).to(predictor.device, dtype)
-    out = inference.run(model, batch, loaded.normalization, attention=True, contributions=True)
+    out = inference.run(
+        model, batch, loaded.normalization, attention=True, contributions=True, latent=True
+    )
     shown = loaded.shown_targets  # stale heads (see `checkpoint.stale_targets`) left out
     cols = [loaded.targets.index(t) for t in shown]
     values = out.values[0].cpu().numpy()[cols]
@@ -197,10 +199,21 @@ def explain(
         structure=structure,
         model=loaded,
     )
+    _trust(exp, predictor, inp, structure, out.latent)
     if ig_steps > 0:
         for on in ig_on:
             attribute(exp, loaded, ig_target, on, ig_steps, dtype=dtype, tolerance=ig_tolerance)
     return exp
+
+
+def _trust(exp: Explanation, predictor, inp, structure, latent) -> None:
+    """The explained values' intervals and domain, as `Predictor.predict` gives them."""
+    from pamnet.predict import Prediction
+
+    row = Prediction(exp.name, inp.num_atoms, exp.targets, exp.units, structure=structure)
+    values = np.array([[exp.values[t] for t in exp.targets]])
+    predictor.finish(row, values, [latent[0].float().cpu()], predictor.level)
+    exp.errors, exp.level, exp.domain = dict(row.errors), row.level, row.domain
 
 
 def attribute(

@@ -126,6 +126,7 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
         f"- **Training**: {result.epochs_done} epochs ({status}; best validation at epoch "
         f"{best_epoch}), lr {cfg.get('lr')}, batch {cfg.get('batch_size')}, frozen: "
         f"{', '.join(cfg.get('freeze') or []) or 'nothing'}; EMA weights of the best epoch.",
+        f"- **Intervals**: {md(_intervals_line(loaded))}.",
         f"- **Made**: {datetime.datetime.now().isoformat(timespec='seconds')}.",
     ]
     if stale:
@@ -142,6 +143,13 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
             f"the base's elements ({', '.join(c.elements[: ft['base_elements']])})."
         )
     return "\n".join(lines) + "\n"
+
+
+def _intervals_line(loaded: LoadedModel) -> str:
+    iv = loaded.metadata.get("intervals") or {}
+    if loaded.calibration is not None:
+        return f"90% by default, {loaded.calibration.describe()}"
+    return iv.get("note", "none (not calibrated)")
 
 
 def val_predictions(out_dir: str | os.PathLike) -> dict | None:
