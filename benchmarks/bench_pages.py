@@ -117,7 +117,7 @@ def predict_times(page, url: str) -> None:
         start = time.perf_counter()
         button.click()
         page.get_by_text(f"{smi} ·").first.wait_for(timeout=60_000)
-        page.locator('[data-testid="stMetricValue"]', has_text="±").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stMetricDelta"]', has_text="±").first.wait_for(timeout=60_000)
         times.append((smi, time.perf_counter() - start))
     load = os.getloadavg()[0]
     cells = "  ".join(f"{smi} {t:.2f}" for smi, t in times[1:])

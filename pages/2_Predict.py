@@ -10,7 +10,7 @@ import streamlit as st
 import ui
 from pamnet.errors import PamnetError
 from pamnet.predict import column as result_column
-from pamnet.predict import with_error
+from pamnet.predict import split_error
 from pamnet.registry import input_geometry
 from pamnet.session import input_key
 from pamnet.targets import meaning
@@ -289,9 +289,13 @@ if len(results) == 1:
             shown = value_cols[lo : lo + METRICS_PER_ROW]
             for col, target in zip(st.columns(METRICS_PER_ROW), shown):
                 err = row.get(error_col(target))
+                value, pm = split_error(row[target], None if err is None or pd.isna(err) else err)
                 col.metric(
                     ui.md(target),
-                    with_error(row[target], None if err is None or pd.isna(err) else err),
+                    value,
+                    delta=None if pm is None else f"± {pm}",
+                    delta_color="off",
+                    delta_arrow="off",
                     help=meaning_of(target),
                 )
         if warnings[0]:

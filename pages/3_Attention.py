@@ -9,7 +9,7 @@ import streamlit as st
 import ui
 from pamnet import viz
 from pamnet.errors import PamnetError
-from pamnet.predict import with_error
+from pamnet.predict import split_error, with_error
 from pamnet.session import input_key
 from pamnet.text import csv_safe
 from ui import cache, inputs
@@ -114,7 +114,14 @@ if "training" not in info.metadata and "test_mae" not in info.metadata:
 cols = [exp.column(k) for k in range(len(exp.targets))]
 if len(exp.targets) <= MAX_METRICS:
     for box, t, col in zip(st.columns(len(cols)), exp.targets, cols, strict=True):
-        box.metric(ui.md(col), with_error(exp.values[t], exp.errors.get(t)))
+        value, pm = split_error(exp.values[t], exp.errors.get(t))
+        box.metric(
+            ui.md(col),
+            value,
+            delta=None if pm is None else f"± {pm}",
+            delta_color="off",
+            delta_arrow="off",
+        )
 else:
     shown = {c: with_error(exp.values[t], exp.errors.get(t)) for t, c in zip(exp.targets, cols)}
     st.dataframe(pd.DataFrame([shown]))

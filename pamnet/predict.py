@@ -24,6 +24,7 @@ from pamnet.prediction import (  # noqa: F401 - re-exported: pamnet.predict's pu
     Prediction,
     PredictionSet,
     column,
+    split_error,
     to_frame,
     to_sdf,
     with_error,

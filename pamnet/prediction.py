@@ -89,17 +89,23 @@ def with_error(value: float, error: float | None = None) -> str:
     """A value to the digits its interval supports: '5.01 ± 0.21', '-11234.568 ± 0.077'
     (the ± to 2 significant digits, the value to the same decimal place); 4 significant
     digits without an interval; 'n/a' for a value left out (NaN)."""
+    text, err = split_error(value, error)
+    return text if err is None else f"{text} ± {err}"
+
+
+def split_error(value: float, error: float | None = None) -> tuple[str, str | None]:
+    """`with_error`'s two parts: ('5.01', '0.21'), ('5.012', None) without an interval."""
     import math
 
     if value is None or not math.isfinite(value):
-        return "n/a"
+        return "n/a", None
     if error is None or not math.isfinite(error) or error <= 0:
-        return f"{value:.4g}"
+        return f"{value:.4g}", None
     place = 1 - math.floor(math.log10(error))  # decimals for 2 significant digits
     if place <= 0:
         step = 10 ** (-place)
-        return f"{round(value / step) * step:.0f} ± {round(error / step) * step:.0f}"
-    return f"{value:.{place}f} ± {error:.{place}f}"
+        return f"{round(value / step) * step:.0f}", f"{round(error / step) * step:.0f}"
+    return f"{value:.{place}f}", f"{error:.{place}f}"
 
 
 def column(target: str, unit: str, error: bool = False) -> str:

@@ -203,7 +203,7 @@ def test_a_calibrated_checkpoint_shows_each_value_with_its_interval_and_the_doma
     at.text_input(key="predict.smiles").input("CCCCCCCCCCO").run()
     at = click(at, "Predict")
     assert not at.exception and not at.error[1:]
-    assert all(" ± " in m.value for m in at.metric) and len(at.metric) == 2
+    assert all(m.delta.startswith("± ") for m in at.metric) and len(at.metric) == 2
     assert "90% interval" in " ".join(c.value for c in at.caption)
     # 11 heavy atoms: outside QM9, said with the reason (Markdown-escaped on screen)
     assert at.error[0].value.startswith("Outside the training domain: 11 heavy atoms")
