@@ -50,8 +50,84 @@ def free_cores() -> int:
     return max(1, min(cores, round(cores - busy)))
 
 
+_FIXED: list[bool] = [False]  # the user chose the thread count (--threads): keep it
+
+
 def size_threads(threads: int | None = None) -> int:
-    """Set torch's CPU threads: `threads` when given, else `free_cores()`; returns it."""
+    """Set torch's CPU threads: `threads` when given (then kept: `ThreadGovernor` leaves
+    it alone), else `free_cores()`; returns it."""
+    _FIXED[0] = bool(threads)
     n = int(threads) if threads else free_cores()
     torch.set_num_threads(max(1, n))
     return torch.get_num_threads()
+
+
+def threads_fixed() -> bool:
+    return _FIXED[0]
+
+
+class ThreadGovernor:
+    """Keeps torch's CPU threads at the cores other processes leave free while a long
+    job runs: every `interval` s it measures, from /proc/stat and /proc/self/stat, how
+    many cores the rest of the machine kept busy since the last look (instantaneous,
+    unlike the load average, which lags a minute: two jobs started together would both
+    take every core) and sets the threads to the cores left, at least 1. Call it often
+    (each training step); it costs a time check between looks. Linux only (elsewhere a
+    no-op)."""
+
+    def __init__(self, interval: float = 5.0):
+        import os
+
+        self.interval = interval
+        try:
+            self.cores = len(os.sched_getaffinity(0))
+        except AttributeError:
+            self.cores = os.cpu_count() or 1
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._sample()
+        self._next = self._now() + interval
+        self.history: list[tuple[float, int]] = []  # (others' busy cores, threads set)
+
+    @classmethod
+    def when_useful(cls, device: torch.device, world: int = 1) -> ThreadGovernor | None:
+        """A governor for one CPU process whose threads the user did not choose."""
+        return cls() if device.type == "cpu" and world == 1 and not threads_fixed() else None
+
+    @staticmethod
+    def _now() -> float:
+        import time
+
+        return time.monotonic()
+
+    def _sample(self) -> tuple[float, float, float] | None:
+        """(machine busy seconds, this process's CPU seconds, wall seconds), or None."""
+        try:
+            with open("/proc/stat") as f:
+                cpu = [float(v) for v in f.readline().split()[1:]]
+            with open("/proc/self/stat") as f:
+                own = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0.0)
+        busy = sum(cpu[:8]) - idle
+        mine = float(own[11]) + float(own[12])  # utime, stime (fields 14, 15)
+        return busy / self._tick, mine / self._tick, self._now()
+
+    def __call__(self) -> int:
+        """Re-size if a look is due; returns the threads now set."""
+        now = self._now()
+        if now < self._next:
+            return torch.get_num_threads()
+        self._next = now + self.interval
+        sample = self._sample()
+        if sample is None or self._last is None:
+            self._last = sample
+            return torch.get_num_threads()
+        wall = sample[2] - self._last[2]
+        others = max(0.0, (sample[0] - self._last[0]) - (sample[1] - self._last[1])) / wall
+        self._last = sample
+        n = max(1, min(self.cores, int(self.cores - others + 0.5)))
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+        self.history.append((round(others, 2), n))
+        return n

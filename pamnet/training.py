@@ -4,14 +4,14 @@ Nothing here knows about a particular dataset. Targets are in physical units wit
 NaN for missing values (masked in the loss); the network learns them normalized
 by a `Normalization` (y = std * raw + mean term + atom-reference term).
 
-Adam, L1 loss on normalized targets, linear warm-up over `warmup_epochs` then
-exponential decay (`lr_decay` per epoch), gradient clipping, an EMA of the weights
-used for validation and export. The full state (model, optimizer, scheduler, EMA,
-epoch and batch position, step, RNG states) is saved to `out_dir/state.pt`
-regularly and when the wall-clock budget runs out; `Trainer.from_state` resumes it
-exactly. Under `torchrun` (WORLD_SIZE > 1) it initialises torch.distributed (NCCL
-on GPU, Gloo on CPU), wraps the model in DistributedDataParallel, shards every
-epoch's permutation by rank, and only rank 0 validates and writes files.
+Adam, L1 loss on normalized targets, warm-up then per-epoch or cosine decay, gradient
+clipping, an EMA of the weights for validation and export; CPU threads follow the
+free cores (`ThreadGovernor`) unless the user chose them. The full state (model,
+optimizer, scheduler, EMA, epoch and batch position, step, RNG states) is saved to
+`out_dir/state.pt` regularly and when the wall-clock budget runs out;
+`Trainer.from_state` resumes it exactly. Under `torchrun` (WORLD_SIZE > 1) it
+initialises torch.distributed (NCCL on GPU, Gloo on CPU), wraps the model in DDP,
+shards every epoch's permutation by rank, and only rank 0 validates and writes files.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pamnet import distributed
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import collate
-from pamnet.device import resolve
+from pamnet.device import ThreadGovernor, resolve
 from pamnet.ema import EMA
 from pamnet.errors import ConfigError, DataError
 from pamnet.inference import mae, predict_graphs
@@ -101,6 +101,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.device = distributed.init(resolve(config.device))
         self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.governor = ThreadGovernor.when_useful(self.device, self.world)
         self.model = model.to(self.device)
         self.net: nn.Module = self.model
         if self.world > 1:
@@ -180,6 +181,7 @@ class Trainer:
                     self._save_state()
                     return self._result(False, requested=True)
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                self.governor and self.governor()  # follow the cores others leave free
                 self.optimizer.zero_grad(set_to_none=True)
                 loss = self._batch_loss(idx)
                 loss.backward()
@@ -220,16 +222,11 @@ class Trainer:
         return self._result(by_budget and self.epoch < cfg.epochs)
 
     def _result(self, by_budget: bool, requested: bool = False) -> TrainResult:
+        state = self.state_path if self.out_dir and self.rank == 0 else None
         return TrainResult(
-            metrics=list(self.history),
-            epochs_done=self.epoch,
-            step=self.step,
-            elapsed_s=self.elapsed_s,
-            stopped_by_budget=by_budget,
-            state_path=self.state_path if self.out_dir and self.rank == 0 else None,
-            checkpoint_path=self._best_path(),
-            stopped_by_request=requested,
-        )
+            list(self.history), self.epoch, self.step, self.elapsed_s, by_budget, state,
+            self._best_path(), stopped_by_request=requested,
+        )  # fmt: skip
 
     def _agree(self, *flags: bool) -> tuple[bool, ...]:
         """Rank 0's decisions, so that every rank stops and saves at the same step."""

@@ -427,7 +427,10 @@ def test_model_card_keeps_user_text_inert():
         config=ModelConfig(),
         targets=[evil],
         units={evil: "[u](javascript:alert(1))"},
-        metadata={"finetune": {"base": evil, "data": f"/tmp/{evil}.csv", "targets": []}},
+        metadata={
+            "finetune": {"base": evil, "data": f"/tmp/{evil}.csv", "targets": []},
+            "intervals": {"note": evil},
+        },
     )
     result = SimpleNamespace(metrics=[], epochs_done=1)
     card = model_card(evil, loaded, result, {evil: 0.5}, "finished")

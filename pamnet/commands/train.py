@@ -90,14 +90,15 @@ def _print_epoch(m) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from pamnet import qm9_recipe
     from pamnet.config import ModelConfig
     from pamnet.training import TrainConfig
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        from pamnet.device import size_threads
+
+        size_threads(args.threads)  # kept as given, not re-sized while training
     log = lambda message: print(message, flush=True)  # noqa: E731
     if args.resume:
         overrides = {"device": args.device}

@@ -147,7 +147,7 @@ def model_card(name: str, loaded: LoadedModel, result, val_mae, status: str) -> 
 
 def _intervals_line(loaded: LoadedModel) -> str:
     iv = loaded.metadata.get("intervals") or {}
-    if loaded.calibration is not None:
+    if getattr(loaded, "calibration", None) is not None:
         return f"90% by default, {loaded.calibration.describe()}"
     return iv.get("note", "none (not calibrated)")
 
