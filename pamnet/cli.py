@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if hasattr(args, "device") and not getattr(args, "threads", None):
-            from pamnet.device import size_threads
+        if hasattr(args, "device"):  # commands that run a model: --threads, else the
+            from pamnet.device import size_threads  # cores others leave free
 
-            size_threads()  # commands that run a model: the cores others leave free
+            size_threads(getattr(args, "threads", None))
         return int(args.func(args) or 0)
     except PamnetError as exc:
         if args.debug:

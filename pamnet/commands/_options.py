@@ -15,7 +15,13 @@ DEVICE.add_argument(
 )
 
 THREADS = argparse.ArgumentParser(add_help=False)
-THREADS.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+THREADS.add_argument(
+    "--threads",
+    type=int,
+    default=None,
+    help="torch CPU threads (default: the cores other processes leave free, followed as "
+    "they change while training)",
+)
 
 # Commands that print a report: readable text by default, JSON with --json or --format json.
 OUTPUT = argparse.ArgumentParser(add_help=False)

@@ -12,14 +12,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pamnet.commands._options import DEVICE
+from pamnet.commands._options import DEVICE, THREADS
 from pamnet.errors import ConfigError
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "finetune",
-        parents=[DEVICE],
+        parents=[DEVICE, THREADS],
         help="fine-tune a checkpoint (or train a new model) on a CSV/SDF of your data",
         description="Fine-tune on a CSV of SMILES + target columns, an SDF with property "
         "fields, or a CSV of complexes (protein file, ligand file or residue name, affinity). "
