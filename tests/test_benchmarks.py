@@ -37,3 +37,25 @@ def test_matmul_flops_of_the_model_match_its_layer_shapes():
         ratio = matmul_flops(lambda: wide(batch)) / flops
     assert flops > 0
     assert 3.0 < ratio < 4.0  # the basis-to-dim layers grow only 2x
+
+
+def test_the_freesolv_split_is_fixed_disjoint_and_80_10_10():
+    import pandas as pd
+
+    from benchmarks import freesolv
+
+    df = pd.DataFrame({"smiles": [f"C{'C' * k}O" for k in range(642)], "expt": range(642)})
+    a, b = freesolv.split(df), freesolv.split(df)
+    assert (a.split == b.split).all()  # the same seed, the same split
+    assert a.split.value_counts().to_dict() == {"train": 513, "test": 65, "val": 64}
+    assert not (a.split == freesolv.split(df, seed=1).split).all()
+
+
+def test_freesolv_reader_takes_the_database_format(tmp_path):
+    from benchmarks import freesolv
+
+    path = tmp_path / "database.txt"
+    path.write_text("#Hydration free energy database\n#fields...\n"
+                    "mobley_1; CCCCO; butan-1-ol; -4.72; 0.60; -3.23; 0.03; ref; ref; note\n")  # fmt: skip
+    df = freesolv.load(path)
+    assert df.to_dict("records") == [{"name": "mobley_1", "smiles": "CCCCO", "expt": -4.72}]

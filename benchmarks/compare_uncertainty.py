@@ -1,0 +1,165 @@
+"""PAMNet's calibrated intervals beside Chemprop v2's, on FreeSolv's test split.
+
+    python -m venv --system-site-packages /path/cp && /path/cp/bin/pip install chemprop
+    python benchmarks/compare_uncertainty.py --data FreeSolv/database.txt \\
+        --chemprop-venv /path/cp --out runs/compare_uncertainty [--threads 1]
+
+One split for both (`benchmarks/freesolv.py`: random 80/10/10, seed 0), one CSV with a
+split column. Each tool trains on 'train', calibrates 90% intervals on 'val' and
+predicts 'test', every step a whole process, timed:
+
+- Chemprop v2 (its own venv): `chemprop train -t regression-mve` (mean-variance
+  estimation: a predicted variance per molecule; defaults otherwise), then `chemprop
+  predict --uncertainty-method mve --calibration-method conformal-regression
+  --conformal-alpha 0.1 --cal-path val.csv` on the test rows.
+- PAMNet: `pamnet finetune --split-col split` from the shipped MMFF model (its
+  validation split calibrates the checkpoint's intervals, `pamnet.uncertainty`), then
+  `pamnet predict test.csv --format json --level 0.9` (5 conformers, the default).
+
+Prints, per tool: test molecules predicted, RMSE and MAE (kcal/mol), the fraction of
+true values inside the 90% intervals, their mean width, and the wall time of training
+and of predicting; over the test molecules both predicted, and writes summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import freesolv  # noqa: E402
+
+
+def _run(cmd: list[str], env: dict | None = None) -> float:
+    """Run a whole process; its wall time in s (its output to a log beside the caller's)."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(
+            f"{' '.join(cmd[:3])} failed:\n{done.stdout[-1500:]}\n{done.stderr[-3000:]}"
+        )
+    return time.perf_counter() - start
+
+
+def chemprop(venv: Path, split_csv: Path, val: Path, test: Path, out: Path, threads: int) -> dict:
+    exe = str(venv / "bin" / "chemprop")
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    train_s = _run([exe, "train", "--data-path", str(split_csv), "--smiles-columns", "smiles",
+                    "--target-columns", "expt", "--splits-column", "split", "-t", "regression-mve",
+                    "-o", str(out / "chemprop"), "--num-workers", "0", "--accelerator", "cpu",
+                    "--devices", "1"], env)  # fmt: skip
+    model = next((out / "chemprop").rglob("best*.pt"))
+    preds = out / "chemprop_test.csv"
+    predict_s = _run([exe, "predict", "--test-path", str(test), "--smiles-columns", "smiles",
+                      "--model-paths", str(model), "--cal-path", str(val),
+                      "--uncertainty-method", "mve", "--calibration-method",
+                      "conformal-regression", "--conformal-alpha", "0.1", "-o", str(preds),
+                      "--num-workers", "0", "--accelerator", "cpu", "--devices", "1"], env)  # fmt: skip
+    table = pd.read_csv(preds)
+    return {"table": table, "train_s": train_s, "predict_s": predict_s, "model": str(model)}
+
+
+def chemprop_intervals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prediction, low, high) from Chemprop's output table: the conformal interval is
+    written as a half-width (its 'unc' column) or as bounds, depending on the version."""
+    cols = list(table.columns)
+    pred = table["expt"].to_numpy(float)
+    lower = [c for c in cols if "lower" in c.lower()]
+    upper = [c for c in cols if "upper" in c.lower()]
+    if lower and upper:
+        return pred, table[lower[0]].to_numpy(float), table[upper[0]].to_numpy(float)
+    unc = [c for c in cols if "unc" in c.lower()]
+    if not unc:
+        raise SystemExit(f"no interval in Chemprop's output; columns: {cols}")
+    half = table[unc[0]].to_numpy(float)
+    return pred, pred - half, pred + half
+
+
+def pamnet(split_csv: Path, test: Path, out: Path, threads: int, epochs: int) -> dict:
+    env = {"PAMNET_DATA_DIR": str(out / "pamnet_data")}
+    ckpt = out / "pamnet_freesolv.pt"
+    train_s = _run([sys.executable, "-m", "pamnet", "finetune", "--data", str(split_csv),
+                    "--target", "expt", "--smiles-col", "smiles", "--split-col", "split",
+                    "--base", "qm9_pamnet_mmff", "-o", str(ckpt), "--epochs", str(epochs),
+                    "--threads", str(threads)], env)  # fmt: skip
+    preds = out / "pamnet_test.json"
+    predict_s = _run([sys.executable, "-m", "pamnet", "predict", str(test), "--smiles-col",
+                      "smiles", "--name-col", "name", "--checkpoint", str(ckpt), "--format",
+                      "json", "-o", str(preds), "--level", "0.9"], env)  # fmt: skip
+    records = json.loads(preds.read_text())
+    return {"records": records, "train_s": train_s, "predict_s": predict_s}
+
+
+def metrics(y, pred, low, high) -> dict:
+    err = pred - y
+    return {
+        "n": int(len(y)),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "coverage": float(np.mean((y >= low) & (y <= high))),
+        "mean_width": float(np.mean(high - low)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, required=True, help="FreeSolv's database.txt")
+    ap.add_argument("--chemprop-venv", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "compare_uncertainty")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pamnet-epochs", type=int, default=30)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    df = freesolv.split(freesolv.load(args.data))
+    split_csv = freesolv.write_split_csv(df, args.out / "freesolv_split.csv")
+    val = args.out / "val.csv"
+    test = args.out / "test.csv"
+    df[df.split == "val"][["smiles", "expt"]].to_csv(val, index=False)
+    tdf = df[df.split == "test"].reset_index(drop=True)
+    tdf[["smiles", "expt", "name"]].to_csv(test, index=False)
+    print(f"FreeSolv: {len(df)} molecules; split {dict(df.split.value_counts())}", flush=True)
+
+    cp = chemprop(args.chemprop_venv, split_csv, val, test, args.out, args.threads)
+    cp_pred, cp_low, cp_high = chemprop_intervals(cp["table"])
+    pm = pamnet(split_csv, test, args.out, args.threads, args.pamnet_epochs)
+    pm_ok = np.array(["intervals" in r and "expt" in r.get("intervals", {}) for r in pm["records"]])
+    pm_pred = np.array([r["predictions"].get("expt", np.nan) if r.get("predictions") else np.nan
+                        for r in pm["records"]], float)  # fmt: skip
+    pm_low = np.array([r["intervals"]["expt"][0] if ok else np.nan
+                       for r, ok in zip(pm["records"], pm_ok)])  # fmt: skip
+    pm_high = np.array([r["intervals"]["expt"][1] if ok else np.nan
+                        for r, ok in zip(pm["records"], pm_ok)])  # fmt: skip
+    y = tdf["expt"].to_numpy(float)
+    both = pm_ok & np.isfinite(cp_pred)
+    summary = {
+        "split": {k: int(v) for k, v in df.split.value_counts().items()},
+        "chemprop": {**metrics(y[both], cp_pred[both], cp_low[both], cp_high[both]),
+                     "train_s": cp["train_s"], "predict_s": cp["predict_s"],
+                     "predicted": int(np.isfinite(cp_pred).sum())},
+        "pamnet": {**metrics(y[both], pm_pred[both], pm_low[both], pm_high[both]),
+                   "train_s": pm["train_s"], "predict_s": pm["predict_s"],
+                   "predicted": int(pm_ok.sum()),
+                   "failed": [r.get("error") for r in pm["records"] if r.get("error")]},
+    }  # fmt: skip
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"\n{both.sum()} of {len(y)} test molecules predicted by both; 90% intervals")
+    print(f"{'tool':9s} {'RMSE':>6s} {'MAE':>6s} {'coverage':>9s} {'width':>6s} "
+          f"{'train s':>8s} {'predict s':>9s}")  # fmt: skip
+    for tool in ("chemprop", "pamnet"):
+        s = summary[tool]
+        print(f"{tool:9s} {s['rmse']:6.3f} {s['mae']:6.3f} {s['coverage']:9.3f} "
+              f"{s['mean_width']:6.2f} {s['train_s']:8.0f} {s['predict_s']:9.1f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
