@@ -10,8 +10,11 @@ predicts 'test', every step a whole process, timed:
 
 - Chemprop v2 (its own venv): `chemprop train -t regression-mve` (mean-variance
   estimation: a predicted variance per molecule; defaults otherwise), then `chemprop
-  predict --uncertainty-method mve --calibration-method conformal-regression
-  --conformal-alpha 0.1 --cal-path val.csv` on the test rows.
+  predict --uncertainty-method mve --cal-path val.csv` on the test rows, calibrated two
+  ways: `--calibration-method conformal-regression --conformal-alpha 0.1` (Chemprop
+  adds a conformal margin to the MVE variance, read as a half-width; its output is the
+  half-width) and `--calibration-method zscaling` (the variance scaled to fit the
+  validation errors; the 90% interval is ± 1.645 standard deviations).
 - PAMNet: `pamnet finetune --split-col split` from the shipped MMFF model (its
   validation split calibrates the checkpoint's intervals, `pamnet.uncertainty`), then
   `pamnet predict test.csv --format json --level 0.9` (5 conformers, the default).
@@ -39,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import freesolv  # noqa: E402
 
+Z90 = 1.6449  # standard normal quantile at 0.95: a 90% two-sided interval
+
 
 def _run(cmd: list[str], env: dict | None = None) -> float:
     """Run a whole process; its wall time in s (its output to a log beside the caller's)."""
@@ -59,29 +64,24 @@ def chemprop(venv: Path, split_csv: Path, val: Path, test: Path, out: Path, thre
                     "-o", str(out / "chemprop"), "--num-workers", "0", "--accelerator", "cpu",
                     "--devices", "1"], env)  # fmt: skip
     model = next((out / "chemprop").rglob("best*.pt"))
-    preds = out / "chemprop_test.csv"
-    predict_s = _run([exe, "predict", "--test-path", str(test), "--smiles-columns", "smiles",
-                      "--model-paths", str(model), "--cal-path", str(val),
-                      "--uncertainty-method", "mve", "--calibration-method",
-                      "conformal-regression", "--conformal-alpha", "0.1", "-o", str(preds),
-                      "--num-workers", "0", "--accelerator", "cpu", "--devices", "1"], env)  # fmt: skip
-    table = pd.read_csv(preds)
-    return {"table": table, "train_s": train_s, "predict_s": predict_s, "model": str(model)}
+    runs = {}
+    for method, extra in (("conformal", ["--conformal-alpha", "0.1"]), ("zscaling", [])):
+        preds = out / f"chemprop_test_{method}.csv"
+        predict_s = _run([exe, "predict", "--test-path", str(test), "--smiles-columns", "smiles",
+                          "--model-paths", str(model), "--cal-path", str(val),
+                          "--uncertainty-method", "mve", "--calibration-method",
+                          "conformal-regression" if method == "conformal" else "zscaling",
+                          *extra, "-o", str(preds), "--num-workers", "0", "--accelerator",
+                          "cpu", "--devices", "1"], env)  # fmt: skip
+        runs[method] = {"table": pd.read_csv(preds), "predict_s": predict_s}
+    return {"runs": runs, "train_s": train_s, "model": str(model)}
 
 
-def chemprop_intervals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prediction, low, high) from Chemprop's output table: the conformal interval is
-    written as a half-width (its 'unc' column) or as bounds, depending on the version."""
-    cols = list(table.columns)
-    pred = table["expt"].to_numpy(float)
-    lower = [c for c in cols if "lower" in c.lower()]
-    upper = [c for c in cols if "upper" in c.lower()]
-    if lower and upper:
-        return pred, table[lower[0]].to_numpy(float), table[upper[0]].to_numpy(float)
-    unc = [c for c in cols if "unc" in c.lower()]
-    if not unc:
-        raise SystemExit(f"no interval in Chemprop's output; columns: {cols}")
-    half = table[unc[0]].to_numpy(float)
+def chemprop_intervals(table: pd.DataFrame, method: str) -> tuple[np.ndarray, ...]:
+    """(prediction, low, high) from Chemprop's output table, whose 'expt_unc' is the
+    calibrated half-width (conformal) or the calibrated variance (z-scaling)."""
+    pred, unc = table["expt"].to_numpy(float), table["expt_unc"].to_numpy(float)
+    half = unc if method == "conformal" else Z90 * np.sqrt(unc)
     return pred, pred - half, pred + half
 
 
@@ -130,34 +130,32 @@ def main() -> None:
     print(f"FreeSolv: {len(df)} molecules; split {dict(df.split.value_counts())}", flush=True)
 
     cp = chemprop(args.chemprop_venv, split_csv, val, test, args.out, args.threads)
-    cp_pred, cp_low, cp_high = chemprop_intervals(cp["table"])
     pm = pamnet(split_csv, test, args.out, args.threads, args.pamnet_epochs)
-    pm_ok = np.array(["intervals" in r and "expt" in r.get("intervals", {}) for r in pm["records"]])
-    pm_pred = np.array([r["predictions"].get("expt", np.nan) if r.get("predictions") else np.nan
-                        for r in pm["records"]], float)  # fmt: skip
-    pm_low = np.array([r["intervals"]["expt"][0] if ok else np.nan
-                       for r, ok in zip(pm["records"], pm_ok)])  # fmt: skip
-    pm_high = np.array([r["intervals"]["expt"][1] if ok else np.nan
-                        for r, ok in zip(pm["records"], pm_ok)])  # fmt: skip
+    recs = pm["records"]
+    pm_ok = np.array(["expt" in (r.get("intervals") or {}) for r in recs])
+    pm_pred = np.array([(r.get("predictions") or {}).get("expt", np.nan) for r in recs], float)
+    pm_low = np.array([r["intervals"]["expt"][0] if ok else np.nan for r, ok in zip(recs, pm_ok)])
+    pm_high = np.array([r["intervals"]["expt"][1] if ok else np.nan for r, ok in zip(recs, pm_ok)])
     y = tdf["expt"].to_numpy(float)
-    both = pm_ok & np.isfinite(cp_pred)
-    summary = {
-        "split": {k: int(v) for k, v in df.split.value_counts().items()},
-        "chemprop": {**metrics(y[both], cp_pred[both], cp_low[both], cp_high[both]),
-                     "train_s": cp["train_s"], "predict_s": cp["predict_s"],
-                     "predicted": int(np.isfinite(cp_pred).sum())},
-        "pamnet": {**metrics(y[both], pm_pred[both], pm_low[both], pm_high[both]),
-                   "train_s": pm["train_s"], "predict_s": pm["predict_s"],
-                   "predicted": int(pm_ok.sum()),
-                   "failed": [r.get("error") for r in pm["records"] if r.get("error")]},
-    }  # fmt: skip
+    tools = {}
+    for method, run in cp["runs"].items():
+        pred, low, high = chemprop_intervals(run["table"], method)
+        tools[f"chemprop ({method})"] = (pred, low, high, cp["train_s"], run["predict_s"])
+    tools["pamnet"] = (pm_pred, pm_low, pm_high, pm["train_s"], pm["predict_s"])
+    both = pm_ok & np.all([np.isfinite(t[0]) for t in tools.values()], 0)
+    summary = {"split": {k: int(v) for k, v in df.split.value_counts().items()},
+               "n_both": int(both.sum()),
+               "pamnet_failed": [r.get("error") for r in recs if r.get("error")]}  # fmt: skip
+    for name, (pred, low, high, train_s, predict_s) in tools.items():
+        summary[name] = {**metrics(y[both], pred[both], low[both], high[both]),
+                         "train_s": train_s, "predict_s": predict_s}  # fmt: skip
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"\n{both.sum()} of {len(y)} test molecules predicted by both; 90% intervals")
-    print(f"{'tool':9s} {'RMSE':>6s} {'MAE':>6s} {'coverage':>9s} {'width':>6s} "
+    print(f"\n{both.sum()} of {len(y)} test molecules predicted by all; 90% intervals")
+    print(f"{'tool':24s} {'RMSE':>6s} {'MAE':>6s} {'coverage':>9s} {'width':>6s} "
           f"{'train s':>8s} {'predict s':>9s}")  # fmt: skip
-    for tool in ("chemprop", "pamnet"):
-        s = summary[tool]
-        print(f"{tool:9s} {s['rmse']:6.3f} {s['mae']:6.3f} {s['coverage']:9.3f} "
+    for name in tools:
+        s = summary[name]
+        print(f"{name:24s} {s['rmse']:6.3f} {s['mae']:6.3f} {s['coverage']:9.3f} "
               f"{s['mean_width']:6.2f} {s['train_s']:8.0f} {s['predict_s']:9.1f}")  # fmt: skip
 
 

@@ -173,12 +173,26 @@ layer = None if block == blocks[0] else blocks.index(block) - 1
 
 IG_DEFAULT_STEPS = 50
 ig_request = f"{scope}|{target}|{st.session_state.get('attention.ig_steps', IG_DEFAULT_STEPS)}"
+
+
+def _stop_ig() -> None:
+    st.session_state.pop("attention.ig_request", None)
+
+
 if st.session_state.get("attention.ig_request") == ig_request:
+    working = st.empty()  # progress and Stop while it runs; a click on Stop (or anywhere)
+    with working.container():  # reruns the page, which ends this run at its next update
+        bar = st.progress(0.0, text="Integrated Gradients…")
+        st.button("Stop", key="attention.ig_stop", on_click=_stop_ig, icon=":material/stop:")
     try:
         steps = int(ig_request.rsplit("|", 1)[1])
-        exp = cache.with_gradients(key, str(info.path), mtime, kw, target, steps, structure, DEVICE)
+        exp = cache.with_gradients(
+            key, str(info.path), mtime, kw, target, steps, structure, DEVICE,
+            _progress=lambda fraction, text: bar.progress(fraction, text=text),
+        )  # fmt: skip
     except PamnetError as exc:
         st.error(ui.md(exc))
+    working.empty()
 
 
 def _request_ig() -> None:

@@ -317,3 +317,24 @@ def test_force_field_terms_and_angle_cost():
     assert torch.get_num_threads() == 1  # restored (the module runs single-threaded)
     capped = angle_cost(ethanol, "complex", 2.0, 5.0, max_terms=10)
     assert not capped["timed"].any() and capped["forward_ms"].isna().all()
+
+
+def test_ig_reports_progress_per_pass_and_stops_when_told(exp, monkeypatch):
+    import pamnet.explain.attribution as attribution
+
+    monkeypatch.setattr(attribution, "MAX_ROWS_PER_PASS", 4 * exp.input.num_atoms)  # 4 points
+    seen = []
+    attribute(
+        exp, target=0, on="atoms", n_steps=10, progress=lambda f, text: seen.append((f, text))
+    )
+    assert [round(f, 2) for f, _ in seen] == [0.33, 0.67, 1.0]  # ceil(10 / 4) passes
+    assert all(text == "Integrated Gradients on atoms, 10 steps" for _, text in seen)
+
+    class Stop(Exception):
+        pass
+
+    def stop(fraction, text):
+        raise Stop
+
+    with pytest.raises(Stop):  # what the app's Stop button does: the next update raises
+        attribute(exp, target=0, on="coords", n_steps=10, progress=stop)

@@ -173,15 +173,18 @@ def explanation(key: str, path: str, mtime: int, kw: tuple, _item, device: str =
 
 @st.cache_data(show_spinner="Integrated Gradients…", max_entries=16)
 def with_gradients(
-    key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, _item, device="auto"
-):
-    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates."""
+    key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, _item, device="auto",
+    _progress=None,
+):  # fmt: skip
+    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates;
+    _progress(fraction, text) after each pass (a Streamlit call there lets a click stop it)."""
     from pamnet.explain import attribute
     from pamnet.explain.core import IG_TOLERANCE
 
     exp = explanation(key, path, mtime, kw, _item, device)  # a copy: cache_data copies
+    model = predictor(path, mtime, device)
     for on in ("atoms", "coords"):
-        attribute(exp, predictor(path, mtime, device), target, on, steps, tolerance=IG_TOLERANCE)
+        attribute(exp, model, target, on, steps, tolerance=IG_TOLERANCE, progress=_progress)
     return exp
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,12 +191,15 @@ def integrated_gradients(
     scale: float = 1.0,
     method: str = "gausslegendre",
     dtype: torch.dtype | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """IG of raw output `target` times `scale` (e.g. the target's std, giving units).
 
     Returns (attributions [N, D] float64, f(input), f(baseline)); see the module
     docstring for the two inputs and their baselines. `method`: Captum's rule
     ('gausslegendre' converges fastest for these smooth paths; 'riemann_trapezoid').
+    progress(done, total): called after each forward pass along the path (passes of
+    `MAX_ROWS_PER_PASS` rows); whatever it raises stops the computation (a cancel).
     """
     from captum.attr import IntegratedGradients
 
@@ -236,6 +240,15 @@ def integrated_gradients(
     with torch.no_grad():
         f_in, f_base = forward(torch.stack([x, base])).double().tolist()
     chunk = max(1, MAX_ROWS_PER_PASS // max(n, 1))
+    if progress is not None:
+        total, done, inner = -(-n_steps // chunk), [0], forward
+
+        def forward(xs: Tensor) -> Tensor:  # noqa: F811 - the same, counting its passes
+            out = inner(xs)
+            done[0] += 1
+            progress(min(done[0], total), total)
+            return out
+
     attr = IntegratedGradients(forward).attribute(
         x[None], baselines=base[None], n_steps=n_steps, method=method, internal_batch_size=chunk
     )

@@ -5,6 +5,8 @@ from a structure and a checkpoint, through the one inference path
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import torch
@@ -225,6 +227,7 @@ def attribute(
     dtype: torch.dtype = torch.float64,
     tolerance: float | None = None,
     max_steps: int = MAX_IG_STEPS,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Attribution:
     """Integrated Gradients of one target on `on` ('atoms' or 'coords'), in the target's
     units; stored in `exp.attributions['on:target']` and returned. `checkpoint` (default:
@@ -234,6 +237,8 @@ def attribute(
     error |sum - (f(x) - f(x'))| is within `tolerance` times |f(x) - f(x')|. Atom
     inputs usually converge at 50 steps; coordinates can need a few hundred (the
     expansion path sweeps the oscillating radial bases). `n_steps` is what was used.
+    progress(fraction of this pass, what it is): after each forward pass; whatever it
+    raises stops the computation (the app's Stop button).
     """
     if checkpoint is None and exp.model is None:
         raise ConfigError("this explanation holds no model: pass the checkpoint it was made with")
@@ -246,8 +251,12 @@ def attribute(
     offset = float(exp.offset[:, k].sum())  # the normalization offset cancels in f(x) - f(x')
     steps = n_steps
     while True:
+        tick = None
+        if progress is not None:
+            what = f"Integrated Gradients on {on}, {steps} steps"
+            tick = lambda done, total, what=what: progress(done / total, what)  # noqa: E731
         values, f_in, f_base = integrated_gradients(
-            loaded.model, exp.input, out_k, on, steps, scale=scale, dtype=dtype
+            loaded.model, exp.input, out_k, on, steps, scale=scale, dtype=dtype, progress=tick
         )
         a = Attribution(
             on=on,
