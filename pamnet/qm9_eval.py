@@ -113,8 +113,9 @@ def calibrate(
     device: str | torch.device = "auto",
 ):
     """A `Calibration` for a QM9 model from its validation split (never trained on),
-    on `geometry`; the latent bank from `BANK_SIZE` random training molecules."""
-    from pamnet.uncertainty import BANK_SIZE
+    on `geometry`; the latent bank from `BANK_SIZE` training molecules spread over their
+    sizes (`bank_rows`)."""
+    from pamnet.uncertainty import BANK_SIZE, bank_rows
     from pamnet.uncertainty import calibrate as fit
 
     device = resolve_device(device)
@@ -123,7 +124,7 @@ def calibrate(
     val, _ = _split_data(loaded, "val", limit, geometry)
     seed = int(loaded.metadata.get("split", {}).get("seed", 0))
     train_rows = qm9.split(seed)["train"]
-    pick = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(1))[:BANK_SIZE]
+    pick = bank_rows(qm9.heavy_atoms()[train_rows.numpy()], BANK_SIZE)
     train, _ = _split_data(loaded, "train", None, geometry, rows=train_rows[pick])
     _, bank = predict_graphs(model, train.graphs(), norm, batch_size, device, latent=True)
     pred, lat = predict_graphs(model, val.graphs(), norm, batch_size, device, latent=True)

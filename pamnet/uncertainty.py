@@ -151,6 +151,26 @@ def knn_distance(latents: Tensor, bank: Tensor, scale: Tensor, k: int = K) -> np
 
 
 # --- calibrating ------------------------------------------------------------
+def bank_rows(sizes, n: int = BANK_SIZE, seed: int = SPLIT_SEED) -> np.ndarray:
+    """Indices of up to n training structures for the latent bank, spread evenly over
+    their sizes (heavy atoms): each size gets an equal share, or all it has, and the
+    shares it cannot use go to the others. A random sample would hold almost only the
+    commonest size (QM9: 9 heavy atoms), and ethanol would look far from everything."""
+    sizes = np.asarray(sizes)
+    g = np.random.default_rng(seed)
+    groups = {v: g.permutation(np.flatnonzero(sizes == v)) for v in np.unique(sizes)}
+    take = dict.fromkeys(groups, 0)
+    left = min(n, len(sizes))
+    while left > 0:
+        open_ = [v for v in groups if take[v] < len(groups[v])]
+        share = max(1, left // len(open_))
+        for v in open_:
+            k = min(share, len(groups[v]) - take[v], left)
+            take[v] += k
+            left -= k
+    return np.sort(np.concatenate([groups[v][: take[v]] for v in groups]))
+
+
 def calibrate(
     pred: np.ndarray,
     y: np.ndarray,
@@ -164,7 +184,8 @@ def calibrate(
 ) -> Calibration:
     """A `Calibration` from held-out predictions `pred` [n, T] with truths `y` (NaN: a
     target not measured for that structure), their latents and atom counts, and the
-    latents of the training structures (a random `BANK_SIZE` of them are kept)."""
+    latents of the training structures (`bank_rows` picks them; past `BANK_SIZE`, a random
+    `BANK_SIZE` of them are kept)."""
     import torch
 
     from pamnet.errors import DataError

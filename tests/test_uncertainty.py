@@ -189,3 +189,16 @@ def test_an_ensemble_reports_mean_spread_and_a_wider_interval(tiny_registry):
         assert many.spread[t] == pytest.approx(np.std(vals, ddof=1), rel=1e-6)
     assert to_frame([many])["conformers"].tolist() == [5]
     assert json.loads(json.dumps(many.to_dict()))["conformers"] == 5
+
+
+def test_the_bank_spreads_over_sizes_so_rare_small_molecules_are_in_it():
+    from pamnet.uncertainty import bank_rows
+
+    sizes = np.array([9] * 5000 + [8] * 800 + [3] * 4 + [1] * 1)  # QM9-like: few small ones
+    rows = bank_rows(sizes, 100)
+    assert len(rows) == len(set(rows)) == 100
+    picked = np.bincount(sizes[rows], minlength=10)
+    assert picked[1] == 1 and picked[3] == 4  # every small one
+    assert sorted(picked[8:]) == [47, 48]  # the rest shared evenly
+    assert np.array_equal(rows, bank_rows(sizes, 100))  # seeded
+    assert len(bank_rows(sizes[:10], 100)) == 10  # fewer than asked: all

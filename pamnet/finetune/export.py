@@ -55,9 +55,8 @@ def export(config, trainer, result, data, val, val_idx, status: str, rows: list[
 def _calibrate(best, data, val, val_idx, pred, lat, keep, device, log) -> None:
     """Calibrate `best`'s intervals on the validation split (in place), its latent bank
     from the training structures; too small a split is noted instead."""
-    import torch
 
-    from pamnet.uncertainty import BANK_SIZE, MIN_CALIBRATION, calibrate
+    from pamnet.uncertainty import BANK_SIZE, MIN_CALIBRATION, bank_rows, calibrate
 
     targets = [best.targets[k] for k in keep]
     if len(val_idx) < MIN_CALIBRATION:
@@ -71,7 +70,7 @@ def _calibrate(best, data, val, val_idx, pred, lat, keep, device, log) -> None:
         return
     held = set(val_idx)
     train_idx = [i for i in range(len(data.graphs)) if i not in held]
-    pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(0))[:BANK_SIZE]
+    pick = bank_rows([data.graphs[i].num_atoms for i in train_idx], BANK_SIZE)
     bank_graphs = [data.graphs[train_idx[int(i)]] for i in pick]
     _, bank = predict_graphs(best.model, bank_graphs, best.normalization, 64, device, latent=True)
     sizes = [g.num_atoms for g in data.graphs]
