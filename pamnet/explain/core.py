@@ -216,6 +216,7 @@ def _trust(exp: Explanation, predictor, inp, structure, latent) -> None:
     values = np.array([[exp.values[t] for t in exp.targets]])
     predictor.finish(row, values, [latent[0].float().cpu()], predictor.level)
     exp.errors, exp.level, exp.domain = dict(row.errors), row.level, row.domain
+    exp.intervals = {t: list(v) for t, v in row.intervals.items()}
 
 
 def attribute(

@@ -70,6 +70,7 @@ class Explanation:
     channels: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
     errors: dict[str, float] = field(default_factory=dict)  # ± of each value (calibrated)
+    intervals: dict[str, list[float]] = field(default_factory=dict)  # [low, high] each
     level: float | None = None  # of those intervals
     domain: object | None = None  # `pamnet.uncertainty.Domain`
     input: GraphInput | None = field(default=None, repr=False)
@@ -280,17 +281,6 @@ class Explanation:
         return self._sum_by(self.row_frame(), "part")
 
     # --- output -------------------------------------------------------------
-    def _intervals(self) -> dict[str, list[float]]:
-        """[low, high] per target, as `Prediction.intervals` (clipped at 0 where a value
-        cannot be negative)."""
-        from pamnet.targets import NONNEGATIVE
-
-        out = {}
-        for t, e in self.errors.items():
-            low = self.values[t] - e
-            out[t] = [max(low, 0.0) if t in NONNEGATIVE else low, self.values[t] + e]
-        return out
-
     def to_dict(self) -> dict:
         """JSON-ready summary: predictions, attention, per-atom and summary tables, IG."""
 
@@ -302,7 +292,7 @@ class Explanation:
             "task": self.task,
             "checkpoint": self.checkpoint,
             "predictions": dict(self.values),
-            **({"level": self.level, "intervals": self._intervals()} if self.errors else {}),
+            **({"level": self.level, "intervals": self.intervals} if self.intervals else {}),
             **({"domain": self.domain.to_dict()} if self.domain is not None else {}),
             "channels": records(self.channel_frame()) if self.channels is not None else None,
             "units": {t: self.units.get(t, "") for t in self.targets},
