@@ -124,7 +124,7 @@ if len(exp.targets) <= MAX_METRICS:
         )
 else:
     shown = {c: with_error(exp.values[t], exp.errors.get(t)) for t, c in zip(exp.targets, cols)}
-    st.dataframe(pd.DataFrame([shown]))
+    st.dataframe(pd.DataFrame([shown]), hide_index=True)
 if exp.errors:
     st.caption(f"± : {round(100 * exp.level)}% prediction intervals (the model card says how).")
 if exp.domain is not None and exp.domain.reasons:
