@@ -179,20 +179,11 @@ def _stop_ig() -> None:
     st.session_state.pop("attention.ig_request", None)
 
 
-if st.session_state.get("attention.ig_request") == ig_request:
-    working = st.empty()  # progress and Stop while it runs; a click on Stop (or anywhere)
-    with working.container():  # reruns the page, which ends this run at its next update
-        bar = st.progress(0.0, text="Integrated Gradients…")
-        st.button("Stop", key="attention.ig_stop", on_click=_stop_ig, icon=":material/stop:")
-    try:
-        steps = int(ig_request.rsplit("|", 1)[1])
-        exp = cache.with_gradients(
-            key, str(info.path), mtime, kw, target, steps, structure, DEVICE,
-            _progress=lambda fraction, text: bar.progress(fraction, text=text),
-        )  # fmt: skip
-    except PamnetError as exc:
-        st.error(ui.md(exc))
-    working.empty()
+# A finished request's result is kept in the session, and the whole page shows it (atom
+# table, bars). A new request runs in the Integrated Gradients section below, by its button.
+done = st.session_state.get("attention.ig_result")
+if done is not None and done[0] == ig_request:
+    exp = done[1]
 
 
 def _request_ig() -> None:
@@ -318,7 +309,8 @@ for tab, (name, df) in zip(st.tabs(list(tabs)), tabs.items(), strict=True):
             )
 
 # --- Integrated Gradients --------------------------------------------------------------------------
-with st.expander("Integrated Gradients (Captum)", expanded=bool(exp.attributions)):
+ig_open = bool(exp.attributions) or "attention.ig_request" in st.session_state
+with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
     st.markdown(
         "A second, model-agnostic view: how much each atom's **identity** (its input features "
         "vs an all-zero embedding) and its **position** (vs the structure pulled apart beyond "
@@ -335,6 +327,24 @@ with st.expander("Integrated Gradients (Captum)", expanded=bool(exp.attributions
         help="Doubled (up to 800) until the attributions add up within 1%.",
     )
     st.button("Compute Integrated Gradients", key="attention.ig_button", on_click=_request_ig)
+    if st.session_state.get("attention.ig_request") == ig_request and not exp.attributions:
+        working = st.empty()  # progress and Stop here, by the button; a click on Stop (or
+        with working.container():  # anywhere) reruns the page, ending this run at its next update
+            bar = st.progress(0.0, text="Integrated Gradients…")
+            st.button("Stop", key="attention.ig_stop", on_click=_stop_ig, icon=":material/stop:")
+        try:
+            steps = int(ig_request.rsplit("|", 1)[1])
+            result = cache.with_gradients(
+                key, str(info.path), mtime, kw, target, steps, structure, DEVICE,
+                progress=lambda fraction, text: bar.progress(fraction, text=text),
+            )  # fmt: skip
+        except PamnetError as exc:
+            working.empty()
+            st.session_state.pop("attention.ig_request", None)
+            st.error(ui.md(exc))
+        else:
+            st.session_state["attention.ig_result"] = (ig_request, result)
+            st.rerun()  # the whole page again, now with the attributions
     if exp.attributions:
         for on, title in (("atoms", "atom identity"), ("coords", "atom position")):
             a = exp.attributions[f"{on}:{target}"]

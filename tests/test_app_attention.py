@@ -81,6 +81,27 @@ def test_integrated_gradients(at):
     assert {"IG atoms homo [eV]", "IG coords homo [eV]"} <= set(at.dataframe[-1].value.columns)
 
 
+def test_integrated_gradients_work_and_fail_by_their_button(at, monkeypatch):
+    """IG runs (progress, Stop, errors) inside its own section, by the button that started
+    it: at the top of the page they were off-screen after a click at the bottom."""
+    import ui.cache
+    from pamnet.errors import PamnetError
+
+    def fail(*args, progress=None, **kwargs):
+        progress(0.5, "half way")
+        raise PamnetError("IG gave up on purpose")
+
+    monkeypatch.setattr(ui.cache, "with_gradients", fail)
+    at = smiles(at, "CCO")
+    at = next(b for b in at.button if b.label == "Compute Integrated Gradients").click().run()
+    assert not at.exception
+    section = next(e for e in at.expander if e.label.startswith("Integrated Gradients"))
+    assert [e.value for e in section.error] == ["IG gave up on purpose"]
+    assert len(at.error) == 1 and len(at.get("plotly_chart")) == 3  # the rest of the page stays
+    at = at.run()  # the failed request is not retried on every rerun
+    assert not at.error
+
+
 def _load_example(app, name):
     at = app.switch_page("pages/1_Structure.py").run()
     at.selectbox(key="structure.example").set_value(name).run()

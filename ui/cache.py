@@ -171,20 +171,21 @@ def explanation(key: str, path: str, mtime: int, kw: tuple, _item, device: str =
     return explain(_item, predictor(path, mtime, device), **dict(kw))
 
 
-@st.cache_data(show_spinner="Integrated Gradients…", max_entries=16)
 def with_gradients(
-    key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, _item, device="auto",
-    _progress=None,
+    key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, item, device="auto",
+    progress=None,
 ):  # fmt: skip
     """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates;
-    _progress(fraction, text) after each pass (a Streamlit call there lets a click stop it)."""
+    progress(fraction, text) after each pass (a Streamlit call there lets a click stop it).
+    Not cached here: a cached function may not draw into a block of the page that called
+    it, so the Attention page keeps the result in its session."""
     from pamnet.explain import attribute
     from pamnet.explain.core import IG_TOLERANCE
 
-    exp = explanation(key, path, mtime, kw, _item, device)  # a copy: cache_data copies
+    exp = explanation(key, path, mtime, kw, item, device)  # a copy: cache_data copies
     model = predictor(path, mtime, device)
     for on in ("atoms", "coords"):
-        attribute(exp, model, target, on, steps, tolerance=IG_TOLERANCE, progress=_progress)
+        attribute(exp, model, target, on, steps, tolerance=IG_TOLERANCE, progress=progress)
     return exp
 
 
