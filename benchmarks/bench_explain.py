@@ -10,6 +10,13 @@ QM9-size one (9 heavy atoms, 19 with H):
 * IG coords (to 1%): steps doubled from 50 until the attributions add up within 1%
   (coordinates need a few hundred; see `pamnet.explain.attribution`).
 
+--process: what a user of the CLI waits for, each a whole new process, timed to its
+exit with its peak memory: `pamnet explain SMILES`, `... --ig-steps 50 --ig-tolerance 0`
+(50 steps on atoms and on coordinates, the first target) and `... --ig-steps 50` (steps
+doubled until the attributions add up within 1%, the default), beside the floor measured in the same run, a bare
+`python -c "import torch"`, which no process using the model can go under. The page
+path (click to chart) is `benchmarks/bench_pages.py --attention`.
+
 Uses the checkpoint when it exists (default: the shipped QM9 model), else a
 randomly initialised model of the official QM9 size (dim 128, 6 blocks): the
 timings do not depend on the weights. float64 (the default of `explain`) and
@@ -76,13 +83,53 @@ def timed(fn, repeats: int, warm_up: bool = True) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
+def process_times(smiles: str, repeats: int) -> None:
+    """Median wall seconds and peak memory of whole processes (module docstring)."""
+    import subprocess
+    import sys
+
+    cases = {
+        "python -c 'import torch' (floor)": [sys.executable, "-c", "import torch"],
+        "pamnet explain": [sys.executable, "-m", "pamnet", "explain", smiles],
+        "pamnet explain --ig-steps 50 (exactly)": [
+            sys.executable, "-m", "pamnet", "explain", smiles, "--ig-steps", "50",
+            "--ig-tolerance", "0",
+        ],
+        "pamnet explain --ig-steps 50 (to 1%)": [
+            sys.executable, "-m", "pamnet", "explain", smiles, "--ig-steps", "50",
+        ],
+    }  # fmt: skip
+    print(f"whole processes, {smiles!r}, median of {repeats} (load {os.getloadavg()[0]:.1f}):")
+    floor = None
+    for label, cmd in cases.items():
+        walls, peaks = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(proc.pid, 0)
+            walls.append(time.perf_counter() - t0)
+            peaks.append(usage.ru_maxrss / 1024)  # KiB -> MiB (Linux)
+            if status != 0:
+                raise SystemExit(f"{label} failed: {proc.stderr.read().decode()[-500:]}")
+        wall = statistics.median(walls)
+        floor = floor or wall
+        print(
+            f"  {label:42s} {wall:6.2f} s  {max(peaks):6.0f} MiB peak"
+            + (f"  ({wall - floor:.2f} s over the floor)" if wall is not floor else "")
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--process", action="store_true", help="whole CLI processes only")
     args = parser.parse_args()
+    if args.process:
+        process_times(MOLECULES["paracetamol (20 atoms)"], args.repeats)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
 

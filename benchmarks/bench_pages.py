@@ -15,6 +15,12 @@ cores slows the server's script runs.
 Predict clicked, timed from the click to its values with their ± on screen (5
 conformers, the default; the first SMILES warms the model up and is not counted; each
 SMILES is new to the server, so nothing comes from a cache).
+
+--attention: on the Attention page, "One SMILES", each of `ATTENTION_SMILES` typed in,
+timed from Enter to the whole page drawn (charts, tables and the download button at
+its end: attention + contributions), then from the click on "Compute Integrated
+Gradients" (50 steps, atoms and coordinates, doubled until they add up within 1%) to
+both IG charts on screen. The first SMILES warms up and is not counted.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT_SMILES = ("CCO", "CCCCCCO", "OC1CCC(N)CC1", "CC(=O)Oc1ccccc1C(=O)O",
                   "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "O=C(O)CCc1ccc(O)cc1")  # fmt: skip
+ATTENTION_SMILES = ("CCO", "OC(=O)c1ccccc1O", "CC1(C)OC(=O)CC1C", "CC(=O)Nc1ccc(O)cc1")
 PAGES = (("", "PAMNet Studio"), ("Structure", "Structure"), ("Predict", "Predict"),
          ("Attention", "Attention"), ("Fine-tune", "Fine-tune"), ("Learn", "Learn"))  # fmt: skip
 
@@ -65,6 +72,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--widths", type=int, nargs="+", default=[1400, 760])
     ap.add_argument("--predict", action="store_true", help="also time SMILES -> numbers")
+    ap.add_argument("--attention", action="store_true", help="also time SMILES -> explanation")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -95,6 +103,9 @@ def main() -> None:
             if args.predict:
                 page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                 predict_times(page, url)
+            if args.attention:
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                attention_times(page, url)
             browser.close()
     finally:
         server.terminate()
@@ -123,6 +134,32 @@ def predict_times(page, url: str) -> None:
     cells = "  ".join(f"{smi} {t:.2f}" for smi, t in times[1:])
     print(f"SMILES -> numbers on screen, 5 conformers (load {load:.1f}): {cells}  max "
           f"{max(t for _, t in times[1:]):.2f} s", flush=True)  # fmt: skip
+
+
+def attention_times(page, url: str) -> None:
+    """SMILES to the explained page, and the IG click to its charts (module docstring)."""
+    rows = []
+    for smi in ATTENTION_SMILES:
+        page.goto(f"{url}/Attention")
+        page.get_by_role("heading", name="Attention").first.wait_for(timeout=60_000)
+        page.get_by_text("One SMILES").click()
+        box = page.get_by_label("SMILES", exact=True)
+        box.fill(smi)
+        start = time.perf_counter()
+        box.press("Enter")
+        page.get_by_role("button", name="Download the atom table (CSV)").wait_for(timeout=60_000)
+        explained = time.perf_counter() - start
+        page.get_by_text("Integrated Gradients (Captum)").click()
+        button = page.get_by_role("button", name="Compute Integrated Gradients")
+        button.wait_for(timeout=30_000)
+        start = time.perf_counter()
+        button.click()
+        page.get_by_text("Baseline:").nth(1).wait_for(timeout=300_000)  # both IG charts
+        rows.append((smi, explained, time.perf_counter() - start))
+    load = os.getloadavg()[0]
+    for smi, explained, ig in rows[1:]:
+        print(f"Attention, {smi}: SMILES -> explained {explained:.2f} s, IG click -> charts "
+              f"{ig:.2f} s (load {load:.1f})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

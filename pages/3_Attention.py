@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from pamnet import viz
 from pamnet.errors import PamnetError
+from pamnet.explain.core import IG_TOLERANCE, MAX_IG_STEPS
 from pamnet.predict import split_error, with_error
 from pamnet.session import input_key
 from pamnet.text import csv_safe
@@ -172,23 +173,29 @@ block = c4.selectbox("Block (3D view)", blocks, key=f"attention.block:{scope}")
 layer = None if block == blocks[0] else blocks.index(block) - 1
 
 IG_DEFAULT_STEPS = 50
-ig_request = f"{scope}|{target}|{st.session_state.get('attention.ig_steps', IG_DEFAULT_STEPS)}"
+ig_base = f"{scope}|{target}|{st.session_state.get('attention.ig_steps', IG_DEFAULT_STEPS)}"
 
 
 def _stop_ig() -> None:
     st.session_state.pop("attention.ig_request", None)
 
 
-# A finished request's result is kept in the session, and the whole page shows it (atom
-# table, bars). A new request runs in the Integrated Gradients section below, by its button.
+def _request_ig(tolerance: float | None) -> None:
+    """IG of the chosen target: exactly the slider's steps (None), or doubled to `tolerance`."""
+    st.session_state["attention.ig_request"] = (ig_base, tolerance)
+
+
+# Requests are (ig_base, tolerance); a finished one's result, (ig_base, tolerance,
+# explanation), is kept in the session and the whole page shows it (atom table, bars).
+# A new request runs in the Integrated Gradients section below, by its button, then reruns.
+ig_request = st.session_state.get("attention.ig_request")
 done = st.session_state.get("attention.ig_result")
-if done is not None and done[0] == ig_request:
-    exp = done[1]
-
-
-def _request_ig() -> None:
-    steps = st.session_state["attention.ig_steps"]
-    st.session_state["attention.ig_request"] = f"{scope}|{target}|{steps}"
+if done is not None and done[0] == ig_base:
+    exp = done[2]
+refined = done is not None and done[0] == ig_base and done[1] is not None
+ig_pending = (
+    ig_request is not None and ig_request[0] == ig_base and (done is None or done[:2] != ig_request)
+)
 
 
 unit = exp.units.get(target, "")
@@ -309,7 +316,7 @@ for tab, (name, df) in zip(st.tabs(list(tabs)), tabs.items(), strict=True):
             )
 
 # --- Integrated Gradients --------------------------------------------------------------------------
-ig_open = bool(exp.attributions) or "attention.ig_request" in st.session_state
+ig_open = bool(exp.attributions) or ig_pending
 with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
     st.markdown(
         "A second, model-agnostic view: how much each atom's **identity** (its input features "
@@ -318,24 +325,30 @@ with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
         "The per-atom numbers add up to f(input) − f(baseline)."
     )
     st.slider(
-        "Steps to start with",
+        "Steps",
         10,
         200,
         IG_DEFAULT_STEPS,
         10,
         key="attention.ig_steps",
-        help="Doubled (up to 800) until the attributions add up within 1%.",
+        help="Gauss-Legendre steps along the path from the baseline. Each chart says how "
+        "closely its numbers add up; where they miss by over 1%, a button refines them.",
     )
-    st.button("Compute Integrated Gradients", key="attention.ig_button", on_click=_request_ig)
-    if st.session_state.get("attention.ig_request") == ig_request and not exp.attributions:
+    st.button(
+        "Compute Integrated Gradients",
+        key="attention.ig_button",
+        on_click=_request_ig,
+        args=(None,),
+    )
+    if ig_pending:
         working = st.empty()  # progress and Stop here, by the button; a click on Stop (or
         with working.container():  # anywhere) reruns the page, ending this run at its next update
             bar = st.progress(0.0, text="Integrated Gradients…")
             st.button("Stop", key="attention.ig_stop", on_click=_stop_ig, icon=":material/stop:")
         try:
-            steps = int(ig_request.rsplit("|", 1)[1])
             result = cache.with_gradients(
-                key, str(info.path), mtime, kw, target, steps, structure, DEVICE,
+                key, str(info.path), mtime, kw, target, int(ig_base.rsplit("|", 1)[1]),
+                structure, DEVICE, tolerance=ig_request[1],
                 progress=lambda fraction, text: bar.progress(fraction, text=text),
             )  # fmt: skip
         except PamnetError as exc:
@@ -343,7 +356,7 @@ with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
             st.session_state.pop("attention.ig_request", None)
             st.error(ui.md(exc))
         else:
-            st.session_state["attention.ig_result"] = (ig_request, result)
+            st.session_state["attention.ig_result"] = (*ig_request, result)
             st.rerun()  # the whole page again, now with the attributions
     if exp.attributions:
         for on, title in (("atoms", "atom identity"), ("coords", "atom position")):
@@ -360,8 +373,19 @@ with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
                 f"= {a.f_input - a.f_baseline:.5g} (error {a.relative_error:.1%}, "
                 f"{a.n_steps} steps)."
             )
-            (st.warning if a.relative_error > 0.01 else st.caption)(
-                msg + (" Still over 1% at the most steps." if a.relative_error > 0.01 else "")
+            off = a.relative_error > IG_TOLERANCE
+            if off and refined:
+                msg += f" Still over {IG_TOLERANCE:.0%} after doubling (limit {MAX_IG_STEPS} steps)."
+            (st.warning if off else st.caption)(msg)
+        off = any(a.relative_error > IG_TOLERANCE for a in exp.attributions.values())
+        if off and not refined and not ig_pending:
+            st.button(
+                f"Refine: double the steps until they add up within {IG_TOLERANCE:.0%}",
+                key="attention.ig_refine",
+                on_click=_request_ig,
+                args=(IG_TOLERANCE,),
+                help=f"Up to {MAX_IG_STEPS} steps: coordinates often need a few hundred, which "
+                "takes several times as long; progress and Stop show here.",
             )
 
 st.download_button(

@@ -73,12 +73,26 @@ def test_atom_selection_colouring_and_target(at):
 
 
 def test_integrated_gradients(at):
+    """Exactly the slider's steps first (seconds); where they miss 1%, a Refine button
+    doubles them until they add up."""
+    import re
+
     at = smiles(at, "CCO")
-    at.slider(key="attention.ig_steps").set_value(20).run()
+    at.slider(key="attention.ig_steps").set_value(10).run()
     at = next(b for b in at.button if b.label == "Compute Integrated Gradients").click().run()
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 5
     assert {"IG atoms homo [eV]", "IG coords homo [eV]"} <= set(at.dataframe[-1].value.columns)
+    notes = [e.value for e in [*at.caption, *at.warning] if e.value.startswith("Baseline:")]
+    assert len(notes) == 2 and all("10 steps)" in n for n in notes), notes
+    errors = [float(re.search(r"error ([\d.]+)%", n).group(1)) for n in notes]
+    refine = [b for b in at.button if b.label.startswith("Refine")]
+    assert len(refine) == (max(errors) > 1.0)
+    if refine:
+        at = refine[0].click().run()
+        notes = [e.value for e in [*at.caption, *at.warning] if e.value.startswith("Baseline:")]
+        steps = [int(re.search(r"(\d+) steps\)", n).group(1)) for n in notes]
+        assert max(steps) > 10 and not [b for b in at.button if b.label.startswith("Refine")]
 
 
 def test_integrated_gradients_work_and_fail_by_their_button(at, monkeypatch):

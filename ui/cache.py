@@ -173,19 +173,19 @@ def explanation(key: str, path: str, mtime: int, kw: tuple, _item, device: str =
 
 def with_gradients(
     key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, item, device="auto",
-    progress=None,
+    tolerance: float | None = None, progress=None,
 ):  # fmt: skip
-    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates;
-    progress(fraction, text) after each pass (a Streamlit call there lets a click stop it).
-    Not cached here: a cached function may not draw into a block of the page that called
-    it, so the Attention page keeps the result in its session."""
+    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates,
+    `steps` steps, doubled until they add up within `tolerance` when given (see
+    `pamnet.explain.attribute`); progress(fraction, text) after each pass (a Streamlit call
+    there lets a click stop it). Not cached here: a cached function may not draw into a
+    block of the page that called it, so the Attention page keeps the result in its session."""
     from pamnet.explain import attribute
-    from pamnet.explain.core import IG_TOLERANCE
 
     exp = explanation(key, path, mtime, kw, item, device)  # a copy: cache_data copies
     model = predictor(path, mtime, device)
     for on in ("atoms", "coords"):
-        attribute(exp, model, target, on, steps, tolerance=IG_TOLERANCE, progress=progress)
+        attribute(exp, model, target, on, steps, tolerance=tolerance, progress=progress)
     return exp
 
 
