@@ -375,7 +375,9 @@ with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
             )
             off = a.relative_error > IG_TOLERANCE
             if off and refined:
-                msg += f" Still over {IG_TOLERANCE:.0%} after doubling (limit {MAX_IG_STEPS} steps)."
+                msg += (
+                    f" Still over {IG_TOLERANCE:.0%} after doubling (limit {MAX_IG_STEPS} steps)."
+                )
             (st.warning if off else st.caption)(msg)
         off = any(a.relative_error > IG_TOLERANCE for a in exp.attributions.values())
         if off and not refined and not ig_pending:
