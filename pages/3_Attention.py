@@ -20,6 +20,7 @@ from ui.viewer import embed
 DEVICE = "auto"
 VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
 MAX_METRICS = 4
+PROGRESS_ATOMS = 2_000  # larger structures take seconds to explain: progress and Stop
 TRAINED_ON = {
     "molecule": "small molecules",
     "complex": "protein-ligand complexes",
@@ -100,8 +101,37 @@ chosen = st.selectbox(
 info = infos[chosen]
 show_checkpoint(info.name)
 mtime = cache.mtime_ns(info.path)
+ident = (key, str(info.path), mtime, kw)
+
+
+def _stop_explaining() -> None:
+    st.session_state["attention.stopped"] = ident
+
+
+def _explain_anyway() -> None:
+    st.session_state.pop("attention.stopped", None)
+
+
 try:
-    exp = cache.explanation(key, str(info.path), mtime, kw, structure, DEVICE)
+    large = st.session_state.get("attention.large")
+    if structure.n_atoms <= PROGRESS_ATOMS:
+        exp = cache.explanation(*ident, structure, DEVICE)
+    elif large is not None and large[0] == ident:
+        exp = large[1]
+    elif st.session_state.get("attention.stopped") == ident:
+        st.info(f"Stopped before the explanation of {structure.n_atoms:,} atoms was done.")
+        st.button("Explain", key="attention.explain_anyway", on_click=_explain_anyway)
+        st.stop()
+    else:  # seconds: progress and Stop, and the result kept in the session
+        working = st.empty()
+        with working.container():
+            bar = st.progress(0.0, text=f"Explaining {structure.n_atoms:,} atoms…")
+            st.button("Stop", key="attention.explain_stop", on_click=_stop_explaining)
+        exp = cache.explain_now(
+            *ident[1:], structure, DEVICE, progress=lambda f, text: bar.progress(f, text=text)
+        )
+        working.empty()
+        st.session_state["attention.large"] = (ident, exp)
 except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
@@ -347,8 +377,8 @@ with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
             st.button("Stop", key="attention.ig_stop", on_click=_stop_ig, icon=":material/stop:")
         try:
             result = cache.with_gradients(
-                key, str(info.path), mtime, kw, target, int(ig_base.rsplit("|", 1)[1]),
-                structure, DEVICE, tolerance=ig_request[1],
+                exp, str(info.path), mtime, target, int(ig_base.rsplit("|", 1)[1]), DEVICE,
+                tolerance=ig_request[1],
                 progress=lambda fraction, text: bar.progress(fraction, text=text),
             )  # fmt: skip
         except PamnetError as exc:

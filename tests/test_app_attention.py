@@ -152,3 +152,55 @@ def test_rna_per_nucleotide_with_an_rna_checkpoint(app, tiny_registry):
     at = _load_example(app, "rna")
     assert not at.exception and not at.error
     assert "By nucleotide" in [t.label for t in at.tabs]
+
+
+def _tiled_rna(copies: int):
+    """The bundled RNA example `copies` times, 40 Å apart along x (one structure)."""
+    import dataclasses
+
+    import numpy as np
+
+    from pamnet.examples import EXAMPLES
+    from pamnet.io import read
+
+    rna = read(next(e for e in EXAMPLES if e.task == "rna").path)
+    rna = rna[0] if isinstance(rna, list) else rna
+    tiled = {}
+    for f in dataclasses.fields(rna):
+        v = getattr(rna, f.name)
+        if f.name == "coords":
+            v = np.concatenate([v + [40.0 * i, 0, 0] for i in range(copies)])
+        elif isinstance(v, list) and f.name != "warnings":
+            v = v * copies
+        elif isinstance(v, np.ndarray):
+            v = np.concatenate([v] * copies)
+        tiled[f.name] = v
+    return type(rna)(**tiled)
+
+
+def test_large_structures_explain_with_progress_and_can_be_stopped(app, tiny_registry):
+    """Above PROGRESS_ATOMS an explanation takes seconds: it runs outside the cache with a
+    progress bar and Stop, and its result is kept; stopped, the page says so and offers
+    to explain."""
+    from pamnet.checkpoint import save_checkpoint
+    from pamnet.testing import tiny_model
+    from ui.state import KEY
+
+    save_checkpoint(tiny_registry / "tiny_rna.pt", tiny_model("rna"), ["score"], {"score": ""})
+    at = app.switch_page("pages/1_Structure.py").run()
+    big = _tiled_rna(9)
+    assert big.n_atoms > 2_000
+    at.session_state[KEY].load([big], "test:tiled-rna", "tiled RNA")
+    at = at.switch_page("pages/3_Attention.py").run()
+    assert not at.exception and not at.error
+    ident, exp = at.session_state["attention.large"]
+    assert exp.contributions.shape[1] == exp.input.num_atoms > 1_000  # heavy atoms only
+    at = at.run()  # kept: the same explanation, not a new one
+    assert at.session_state["attention.large"][1] is exp
+
+    at.session_state["attention.stopped"] = ident  # what the Stop button's click sets
+    del at.session_state["attention.large"]
+    at = at.run()
+    assert "Stopped before the explanation of" in at.info[0].value
+    at = next(b for b in at.button if b.label == "Explain").click().run()
+    assert not at.exception and not at.error and "attention.large" in at.session_state

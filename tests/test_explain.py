@@ -338,3 +338,31 @@ def test_ig_reports_progress_per_pass_and_stops_when_told(exp, monkeypatch):
 
     with pytest.raises(Stop):  # what the app's Stop button does: the next update raises
         attribute(exp, target=0, on="coords", n_steps=10, progress=stop)
+
+
+def test_explain_reports_progress_per_layer_and_stops_when_told(loaded, molecule):
+    """Large structures take seconds: progress before the forward pass, after each of
+    its 2L layers and before the tables; a raise from the callback ends the work."""
+    seen = []
+
+    def note(fraction, what):
+        seen.append((fraction, what))
+        return "a Streamlit progress bar returns itself"  # must not replace a layer's output
+
+    exp = explain(molecule, loaded, progress=note)
+    n_layer = loaded.config.n_layer
+    assert [f for f, _ in seen] == [k / (2 * n_layer + 1) for k in range(2 * n_layer + 1)] + [1]
+    assert "block 1 of 2, global layer" in seen[1][1] and "local layer" in seen[2][1]
+    assert exp.values == explain(molecule, loaded).values  # the hooks change nothing
+
+    class Stop(Exception):
+        pass
+
+    def stop(fraction, what):
+        if fraction > 0.3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        explain(molecule, loaded, progress=stop)
+    shared = explain(molecule, loaded)  # the shared model carries no hook afterwards
+    assert shared.values == exp.values

@@ -166,24 +166,31 @@ def predict_chunk(
 def explanation(key: str, path: str, mtime: int, kw: tuple, _item, device: str = "auto"):
     """`pamnet.explain.explain` of the item with id `key` under one checkpoint file;
     kw: featurize keyword arguments as sorted items."""
+    return explain_now(path, mtime, kw, _item, device)
+
+
+def explain_now(path: str, mtime: int, kw: tuple, item, device: str = "auto", progress=None):
+    """`explanation` without the cache, with progress(fraction, text) per layer: for
+    large structures, whose page draws progress (a cached function may not draw into a
+    block of the page that called it) and keeps the result in its session."""
     from pamnet.explain import explain
 
-    return explain(_item, predictor(path, mtime, device), **dict(kw))
+    return explain(item, predictor(path, mtime, device), progress=progress, **dict(kw))
 
 
 def with_gradients(
-    key: str, path: str, mtime: int, kw: tuple, target: str, steps: int, item, device="auto",
+    base, path: str, mtime: int, target: str, steps: int, device="auto",
     tolerance: float | None = None, progress=None,
 ):  # fmt: skip
-    """The explanation plus Integrated Gradients of `target` on atom inputs and coordinates,
-    `steps` steps, doubled until they add up within `tolerance` when given (see
-    `pamnet.explain.attribute`); progress(fraction, text) after each pass (a Streamlit call
-    there lets a click stop it). Not cached here: a cached function may not draw into a
-    block of the page that called it, so the Attention page keeps the result in its session."""
+    """A copy of the explanation `base` plus Integrated Gradients of `target` on atom
+    inputs and coordinates, `steps` steps, doubled until they add up within `tolerance`
+    when given (see `pamnet.explain.attribute`); progress(fraction, text) after each
+    pass (a Streamlit call there lets a click stop it). Not cached, like `explain_now`."""
+    import copy
+
     from pamnet.explain import attribute
 
-    exp = explanation(key, path, mtime, kw, item, device)  # a copy: cache_data copies
-    model = predictor(path, mtime, device)
+    exp, model = copy.deepcopy(base), predictor(path, mtime, device)
     for on in ("atoms", "coords"):
         attribute(exp, model, target, on, steps, tolerance=tolerance, progress=progress)
     return exp

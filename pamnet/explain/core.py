@@ -142,6 +142,7 @@ def explain(
     ig_tolerance: float | None = IG_TOLERANCE,
     device: str = "auto",
     dtype: torch.dtype = torch.float64,
+    progress: Callable[[float, str], None] | None = None,
     **featurize_kw,
 ) -> Explanation:
     """Explain the prediction of `checkpoint` for `item`.
@@ -154,7 +155,9 @@ def explain(
     `attribute`; None: exactly ig_steps). featurize_kw go to `Task.featurize`
     (complex mode: `ligand=Structure`, `ligand_resname=...`). Computed on a private
     `dtype` copy of the model (the shared one is never cast or hooked), on `device`,
-    or on the Predictor's device when a Predictor is given.
+    or on the Predictor's device when a Predictor is given. progress(fraction, what) is
+    called before the forward pass, after each of its 2L layers and before the tables
+    (large structures take seconds); whatever it raises stops the work there.
     """
     from pamnet.predict import Predictor
 
@@ -170,10 +173,17 @@ def explain(
     inp, warnings, structure = predictor.prepare(item, **featurize_kw)
     task = predictor.task
     model = _private_copy(predictor.model, dtype)
+    hooks = _report_layers(model, progress, f"{inp.num_atoms} atoms") if progress else []
     batch = collate([inp]).to(predictor.device, dtype)
-    out = inference.run(
-        model, batch, loaded.normalization, attention=True, contributions=True, latent=True
-    )
+    try:
+        out = inference.run(
+            model, batch, loaded.normalization, attention=True, contributions=True, latent=True
+        )
+    finally:  # the copy is cached and shared by later calls
+        for h in hooks:
+            h.remove()
+    if progress is not None:
+        progress(1.0, "tables")
     shown = loaded.shown_targets  # stale heads (see `checkpoint.stale_targets`) left out
     cols = [loaded.targets.index(t) for t in shown]
     values = out.values[0].cpu().numpy()[cols]
@@ -206,6 +216,24 @@ def explain(
         for on in ig_on:
             attribute(exp, loaded, ig_target, on, ig_steps, dtype=dtype, tolerance=ig_tolerance)
     return exp
+
+
+def _report_layers(model, progress: Callable[[float, str], None], what: str) -> list:
+    """progress(k / (2L + 1), ...) after each layer of `model`; returns the hook handles."""
+    layers = [m for pair in zip(model.global_layer, model.local_layer) for m in pair]
+    total = len(layers) + 1
+    progress(0.0, f"{what}: building the graphs")
+    handles = []
+    for k, layer in enumerate(layers):
+        done = (
+            f"{what}: block {k // 2 + 1} of {len(layers) // 2}, {('global', 'local')[k % 2]} layer"
+        )
+
+        def hook(module, inputs, output, k=k, done=done) -> None:  # None: output kept
+            progress((k + 1) / total, done)
+
+        handles.append(layer.register_forward_hook(hook))
+    return handles
 
 
 def _trust(exp: Explanation, predictor, inp, structure, latent) -> None:
