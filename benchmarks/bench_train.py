@@ -1,6 +1,13 @@
 """Training throughput (molecules/s, forward + backward + Adam step) of PAMNet on QM9.
 
     python benchmarks/bench_train.py [--threads 1] [--batch-size 32] [--steps 10]
+    python benchmarks/bench_train.py --trainer [--rounds 3] [--n 640]
+
+--trainer: `pamnet.training.Trainer.fit` as `pamnet train` runs it (batches collated and
+graphs built per step, L1 loss, clipping, Adam, schedule, EMA), one epoch over `--n` QM9
+molecules, the shipped size (dim 64, 3 blocks), no validation; against the same trainer
+with the step's bookkeeping as it was before (Adam's per-tensor loop, the EMA's
+per-tensor loop), alternating in the same process; molecules/s of each and the ratio.
 
 Uses QM9 molecules when qm9pack is installed (about 18 atoms each), else random
 molecules of the same size. Runs on CPU, and on CUDA when a GPU is present.
@@ -61,13 +68,76 @@ def throughput(
     return n_mol / (time.perf_counter() - t0)
 
 
+def _baseline_ema_update(self, model) -> None:
+    """The EMA update before it was one foreach pass (the before of --trainer)."""
+    with torch.no_grad():
+        self.num_updates += 1
+        d = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        for k, v in model.state_dict().items():
+            s = self.shadow[k]
+            if s.is_floating_point():
+                s.mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                s.copy_(v)
+
+
+def trainer_rates(graphs, rounds: int) -> None:
+    """Molecules/s of Trainer.fit, now and as before, alternating (module docstring)."""
+    from unittest import mock
+
+    from pamnet import qm9
+    from pamnet.ema import EMA
+    from pamnet.training import Trainer
+    from pamnet.training_types import GraphDataset, TrainConfig
+
+    data = GraphDataset(graphs, torch.randn(len(graphs), 12, dtype=torch.float64))
+    norm = qm9.normalization(qm9.load(qm9.split(0)["train"][:2000]))
+
+    def fit(before: bool) -> float:
+        torch.manual_seed(0)
+        model = PAMNet(ModelConfig(dim=64, n_layer=3, num_targets=12))
+        config = TrainConfig(epochs=1, batch_size=32, device="cpu")
+        trainer = Trainer(model, data, norm, list(qm9.TARGETS), config)
+        if before:
+            trainer.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)  # loop
+            trainer.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                trainer.optimizer, trainer._lr_factor
+            )
+        patch = mock.patch.object(EMA, "update", _baseline_ema_update) if before else None
+        t0 = time.perf_counter()
+        if patch:
+            with patch:
+                trainer.fit()
+        else:
+            trainer.fit()
+        return len(graphs) / (time.perf_counter() - t0)
+
+    fit(False)  # warm-up
+    now, before = [], []
+    for _ in range(rounds):
+        before.append(fit(True))
+        now.append(fit(False))
+    b, n = sorted(before)[rounds // 2], sorted(now)[rounds // 2]
+    print(f"Trainer.fit, {len(graphs)} molecules, batch 32, {torch.get_num_threads()} thread(s), "
+          f"median of {rounds}: before {b:.0f} mol/s, now {n:.0f} mol/s, ratio {n / b:.2f} "
+          f"(each round's ratio: {', '.join(f'{x / y:.2f}' for x, y in zip(now, before))})")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--trainer", action="store_true", help="Trainer.fit, now vs before")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--n", type=int, default=640, help="--trainer: molecules per epoch")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.trainer:
+        graphs, what = molecules(args.n)
+        print(what)
+        trainer_rates(graphs, args.rounds)
+        return
     graphs, what = molecules(args.batch_size * 8)
     print(f"{what}, batch {args.batch_size}, {args.threads} CPU thread(s)")
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])

@@ -28,12 +28,15 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.num_updates += 1
         d = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        shadow, live = [], []
         for k, v in model.state_dict().items():
             s = self.shadow[k]
             if s.is_floating_point():
-                s.mul_(d).add_(v.detach(), alpha=1 - d)
+                shadow.append(s)
+                live.append(v)
             else:
                 s.copy_(v)
+        torch._foreach_lerp_(shadow, live, 1 - d)  # s += (1 - d) (v - s): one pass, all tensors
 
     @contextmanager
     def applied(self, model: nn.Module) -> Iterator[nn.Module]:

@@ -182,3 +182,23 @@ def test_cosine_schedule_restarts_at_a_saved_step(tmp_path):
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * f[0])
     resumed.fit()
     assert resumed.epoch == 4 and resumed.optimizer.param_groups[0]["lr"] < 1e-4
+
+
+def test_ema_is_the_decayed_average_of_the_weights():
+    """shadow = d shadow + (1 - d) weight per update, d warming up as (1+n)/(10+n)."""
+    from pamnet.ema import EMA
+    from pamnet.testing import tiny_model
+
+    model = tiny_model().double()
+    ema = EMA(model, decay=0.9)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    for n in range(1, 4):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        ema.update(model)
+        d = min(0.9, (1 + n) / (10 + n))
+        for k, v in model.state_dict().items():
+            expected[k] = d * expected[k] + (1 - d) * v if v.is_floating_point() else v.clone()
+    for k, v in ema.shadow.items():
+        torch.testing.assert_close(v, expected[k], rtol=1e-12, atol=1e-12)
