@@ -13,14 +13,13 @@ from pamnet.explain.core import IG_TOLERANCE, MAX_IG_STEPS
 from pamnet.predict import split_error, with_error
 from pamnet.session import input_key
 from pamnet.text import csv_safe
-from ui import cache, inputs
+from ui import cache, inputs, work
 from ui.sidebar import checkpoint_name, show_checkpoint
 from ui.viewer import embed
 
 DEVICE = "auto"
 VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
 MAX_METRICS = 4
-PROGRESS_ATOMS = 2_000  # larger structures take seconds to explain: progress and Stop
 TRAINED_ON = {
     "molecule": "small molecules",
     "complex": "protein-ligand complexes",
@@ -101,37 +100,8 @@ chosen = st.selectbox(
 info = infos[chosen]
 show_checkpoint(info.name)
 mtime = cache.mtime_ns(info.path)
-ident = (key, str(info.path), mtime, kw)
-
-
-def _stop_explaining() -> None:
-    st.session_state["attention.stopped"] = ident
-
-
-def _explain_anyway() -> None:
-    st.session_state.pop("attention.stopped", None)
-
-
 try:
-    large = st.session_state.get("attention.large")
-    if structure.n_atoms <= PROGRESS_ATOMS:
-        exp = cache.explanation(*ident, structure, DEVICE)
-    elif large is not None and large[0] == ident:
-        exp = large[1]
-    elif st.session_state.get("attention.stopped") == ident:
-        st.info(f"Stopped before the explanation of {structure.n_atoms:,} atoms was done.")
-        st.button("Explain", key="attention.explain_anyway", on_click=_explain_anyway)
-        st.stop()
-    else:  # seconds: progress and Stop, and the result kept in the session
-        working = st.empty()
-        with working.container():
-            bar = st.progress(0.0, text=f"Explaining {structure.n_atoms:,} atoms…")
-            st.button("Stop", key="attention.explain_stop", on_click=_stop_explaining)
-        exp = cache.explain_now(
-            *ident[1:], structure, DEVICE, progress=lambda f, text: bar.progress(f, text=text)
-        )
-        working.empty()
-        st.session_state["attention.large"] = (ident, exp)
+    exp = work.explanation((key, str(info.path), mtime, kw), structure, DEVICE, "attention")
 except PamnetError as exc:
     st.error(ui.md(exc))
     st.stop()
@@ -371,18 +341,15 @@ with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
         args=(None,),
     )
     if ig_pending:
-        working = st.empty()  # progress and Stop here, by the button; a click on Stop (or
-        with working.container():  # anywhere) reruns the page, ending this run at its next update
-            bar = st.progress(0.0, text="Integrated Gradients…")
-            st.button("Stop", key="attention.ig_stop", on_click=_stop_ig, icon=":material/stop:")
         try:
-            result = cache.with_gradients(
-                exp, str(info.path), mtime, target, int(ig_base.rsplit("|", 1)[1]), DEVICE,
-                tolerance=ig_request[1],
-                progress=lambda fraction, text: bar.progress(fraction, text=text),
+            result = work.with_progress(
+                "Integrated Gradients…", "attention.ig_stop", _stop_ig,
+                lambda progress: cache.with_gradients(
+                    exp, str(info.path), mtime, target, int(ig_base.rsplit("|", 1)[1]), DEVICE,
+                    tolerance=ig_request[1], progress=progress,
+                ),
             )  # fmt: skip
         except PamnetError as exc:
-            working.empty()
             st.session_state.pop("attention.ig_request", None)
             st.error(ui.md(exc))
         else:
