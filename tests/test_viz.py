@@ -179,7 +179,7 @@ def test_complex_edges_match_graph_and_focus(complex_pair):
     assert (d_local <= 2.0 + 1e-6).all()
     # Edges only among the atoms the model sees; the view zooms to them.
     assert np.isin(pairs, ev.focus).all()
-    assert re.search(r'zoomTo\(\{"index": \[', ev.view.startjs)
+    assert re.search(r'zoomTo\(\{"index": \[[^)]*\)\s*;?\s*viewer_\w+\.zoom\(0\.8', ev.view.startjs)
     lig = edge_view(s, "complex", focus="ligand", max_global_edges=10**6, inp=inp)
     is_lig = np.array(s.roles) == "ligand"
     drawn = np.concatenate([lig.local_pairs, lig.global_pairs])

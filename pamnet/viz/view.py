@@ -149,11 +149,16 @@ def stick_atoms(s: Structure, focus: np.ndarray | None) -> np.ndarray:
     return mask
 
 
+FRAME_MARGIN = 0.8  # zoomTo fits atom centres to the edges: balls and sticks there were cut
+
+
 def zoom(v, focus: np.ndarray | None) -> None:
+    """Fit the view to `focus` (atom indices; None: everything) with a margin around it."""
     if focus is not None and len(focus):
         v.zoomTo({"index": [int(i) for i in focus]})
     else:
         v.zoomTo()
+    v.zoom(FRAME_MARGIN)
 
 
 def _ids(mask: np.ndarray) -> list[int]:
