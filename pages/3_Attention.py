@@ -190,9 +190,11 @@ def _request_ig(tolerance: float | None) -> None:
 # A new request runs in the Integrated Gradients section below, by its button, then reruns.
 ig_request = st.session_state.get("attention.ig_request")
 done = st.session_state.get("attention.ig_result")
-if done is not None and done[0] == ig_base:
+if done is not None and done[0] != ig_base:
+    done = None  # another structure, checkpoint, target or step count
+if done is not None:
     exp = done[2]
-refined = done is not None and done[0] == ig_base and done[1] is not None
+refined = done is not None and done[1] is not None
 ig_pending = (
     ig_request is not None and ig_request[0] == ig_base and (done is None or done[:2] != ig_request)
 )
