@@ -15,7 +15,7 @@ from pamnet.session import input_key
 from pamnet.text import csv_safe
 from ui import cache, inputs, work
 from ui.sidebar import checkpoint_name, show_checkpoint
-from ui.viewer import embed
+from ui.viewer import embed, page_html
 
 DEVICE = "auto"
 VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
@@ -262,7 +262,7 @@ with view_col:
             f"{atom['element']}{int(atom['atom']) + 1}",
             {"position": dict(zip("xyz", map(float, xyz), strict=True)), "fontSize": 12},
         )
-        embed(view.to_html(), view.height, alt=f"3D view coloured by {color_by}")
+        embed(page_html(view), view.height, alt=f"3D view coloured by {color_by}")
     except PamnetError as exc:
         st.error(ui.md(exc))
 

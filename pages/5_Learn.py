@@ -11,7 +11,7 @@ from pamnet.session import input_key
 from pamnet.targets import short_name
 from ui import cache, inputs
 from ui.sidebar import checkpoint_name, show_checkpoint
-from ui.viewer import embed
+from ui.viewer import embed, page_html
 
 DEFAULT_SMILES = "CC(=O)Nc1ccc(O)cc1"  # paracetamol: amide, phenol, aromatic ring
 QM9_CUTOFFS = (5.0, 5.0)  # Å, the official QM9 model (local graph: bonds)
@@ -212,7 +212,7 @@ via = exp.channels[:, :, :, k].sum(0)  # [atoms, 2]: global, local
 view_col, text_col = st.columns([1, 1])
 with view_col:
     view = viz.channel_view(structure, via[:, 0], via[:, 1], width=440, height=380)
-    embed(view.to_html(), view.height, alt=f"3D view coloured by where {target} came from")
+    embed(page_html(view), view.height, alt=f"3D view coloured by where {target} came from")
 with text_col:
     line = frame.set_index("target").loc[target]
     unit = exp.units.get(target, "")

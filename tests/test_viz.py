@@ -422,6 +422,26 @@ def test_js_value_and_inline_js(tmp_path, monkeypatch, ethanol):
     assert "$3Dmolpromise = Promise.resolve()" in page
     bundle = ev._repr_mimebundle_()
     assert set(bundle) == {"text/html", "application/3dmoljs_load.v0"}
+    # Loaded from a URL instead (the app's static route): named, escaped, nothing inlined.
+    page = ev.to_html(script_src='app/static/3Dmol-min.js"><script>x')
+    assert '<script src="app/static/3Dmol-min.js&quot;&gt;&lt;script&gt;x"></script>' in page
+    assert "var $3Dmol =" not in page and "$3Dmolpromise = Promise.resolve()" in page
+
+
+def test_the_app_inlines_3dmol_only_where_static_serving_is_off(ethanol):
+    from streamlit import config
+
+    from ui.viewer import SCRIPT_SRC, page_html
+
+    ev = edge_view(ethanol)
+    before = config.get_option("server.enableStaticServing")
+    try:
+        config.set_option("server.enableStaticServing", True)
+        assert SCRIPT_SRC in page_html(ev) and len(page_html(ev)) < 50_000
+        config.set_option("server.enableStaticServing", False)
+        assert SCRIPT_SRC not in page_html(ev) and len(page_html(ev)) > 400_000
+    finally:
+        config.set_option("server.enableStaticServing", before)
 
 
 def test_a_big_structure_sends_a_region_and_capped_edges_to_the_viewer():

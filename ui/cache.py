@@ -16,6 +16,7 @@ from pamnet import registry
 from pamnet.data import GraphInput
 from pamnet.predict import Predictor
 from pamnet.structure import Structure
+from ui.viewer import page_html
 
 
 # --- device and checkpoints ---------------------------------------------------
@@ -101,7 +102,7 @@ def edge_view_html(
     _inp: GraphInput,
     size: tuple[int, int] = (520, 440),
 ) -> tuple[str, dict]:
-    """(`edge_view(...).to_html()`, what was drawn: n_*_drawn/total, capped, cap_rule,
+    """(`page_html(edge_view(...))`, what was drawn: n_*_drawn/total, capped, cap_rule,
     height). size: (width, height) of the viewer in px; keep it within its column."""
     from pamnet.viz import edge_view
 
@@ -128,7 +129,7 @@ def edge_view_html(
         "cap_rule": v.cap_rule,
         "height": v.height,
     }
-    return v.to_html(), drawn
+    return page_html(v), drawn
 
 
 # --- predictions ----------------------------------------------------------------

@@ -46,13 +46,20 @@ class MolView:
         )
         return caption + viewer + self.legend_html
 
-    def to_html(self, inline_js: bool | None = None) -> str:
+    def to_html(self, inline_js: bool | None = None, script_src: str | None = None) -> str:
         """A complete standalone page (for `st.iframe`, files, e-mail).
 
         inline_js: None inlines a local 3Dmol.js when `html.find_3dmol_js()` finds
         one, else the page loads it from `html.CDN_3DMOL`; True requires a local
         copy (FileNotFoundError otherwise); False always uses the CDN.
+        script_src: load 3Dmol.js from this URL instead (inline_js is then ignored):
+        the app serves its vendored copy once, so the browser parses and caches one
+        file instead of 525 KiB inlined in every view.
         """
+        if script_src is not None:
+            head = f'<script src="{H.escape(script_src)}"></script>\n'
+            head += "<script>var $3Dmolpromise = Promise.resolve();</script>\n"
+            return H.page(self.fragment_html(), title=self.title, head=head)
         head = ""
         path = H.find_3dmol_js() if inline_js is not False else None
         if inline_js and path is None:
