@@ -208,7 +208,7 @@ def attention_times(page, url: str, label: str = "") -> None:
         canvas = page.frame_locator('iframe[title^="3D view"]').first.locator("canvas").first
         canvas.wait_for(state="attached", timeout=60_000)
         viewer = time.perf_counter() - start
-        page.get_by_text("Integrated Gradients (Captum)").click()
+        page.get_by_text("Integrated Gradients").click()
         button = page.get_by_role("button", name="Compute Integrated Gradients")
         button.wait_for(timeout=30_000)
         start = time.perf_counter()

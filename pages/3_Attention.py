@@ -319,7 +319,7 @@ for tab, (name, df) in zip(st.tabs(list(tabs)), tabs.items(), strict=True):
 
 # --- Integrated Gradients --------------------------------------------------------------------------
 ig_open = bool(exp.attributions) or ig_pending
-with st.expander("Integrated Gradients (Captum)", expanded=ig_open):
+with st.expander("Integrated Gradients", expanded=ig_open):
     st.markdown(
         "A second, model-agnostic view: how much each atom's **identity** (its input features "
         "vs an all-zero embedding) and its **position** (vs the structure pulled apart beyond "

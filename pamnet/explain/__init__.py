@@ -2,7 +2,7 @@
 
 `explain(item, checkpoint)` returns an `Explanation`: fusion attention per block
 and atom, exact per-atom and per-block contributions, optional Integrated
-Gradients (Captum) on atom inputs and coordinates, and pandas summaries by
+Gradients on atom inputs and coordinates, and pandas summaries by
 element, functional group, residue and ligand vs pocket. `cost` holds the
 numbers behind the Learn page (molecular-mechanics terms, PAMNet vs
 DimeNet-style angle cost). No Streamlit here.
