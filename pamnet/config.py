@@ -50,6 +50,12 @@ class ModelConfig:
     num_radial: int = 6
     num_rbf: int = 16
     envelope_exponent: int = 5
+    # Not the paper's: the index of a target read out as a dipole moment magnitude
+    # |Σ_i q_i (r_i − r̄)| from per-atom charges q_i (that target's output channel, fused by
+    # the same attention) instead of as a sum; never negative, rotation invariant. Molecule
+    # task only; its normalisation must have mean 0 (`pamnet.heads`). None: the paper's
+    # readout for every target.
+    dipole_target: int | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASK_NAMES:
@@ -81,6 +87,15 @@ class ModelConfig:
             )
         if self.flow not in ("source_to_target", "target_to_source"):
             raise ConfigError(f"unknown flow {self.flow!r}")
+        k = self.dipole_target
+        if k is not None:
+            if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < self.num_targets:
+                raise ConfigError(
+                    f"dipole_target must be a target index from 0 to {self.num_targets - 1}, "
+                    f"got {k!r}"
+                )
+            if self.task != "molecule":
+                raise ConfigError("the dipole head is for molecules (task 'molecule')")
 
     def _check_elements(self) -> None:
         from pamnet.structure import ATOMIC_NUMBERS

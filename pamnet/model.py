@@ -15,6 +15,13 @@ scores s [N, 1] (see pamnet.nn.layers). Fusion and readout:
 
 w_i is the task's readout weight: the atom's sign (±1 per part of a complex, else 1),
 divided by the structure's atom count for a task that reads out a mean.
+
+Not the paper's, and off unless `config.dipole_target` = k: target k is read out as a
+dipole magnitude. Its fused outputs are atomic charges q_i = Σ_l y_{l,i,k}, and
+    y_{G,k} = |d_G|,  d_G = Σ_{i in G} q_i (r_i − r̄_G)   (r̄_G: the centroid)
+which is exactly Σ_l Σ_i Σ_side y_{l,i,side,k} (r_i − r̄_G)·d̂_G, so contributions and
+their global/local split keep adding up to the prediction. A total charge drops out
+(Σ_i (r_i − r̄_G) = 0): the charges are neutral in effect.
 """
 
 from __future__ import annotations
@@ -160,6 +167,8 @@ class PAMNet(nn.Module):
         # Fusion: per block and atom, softmax over (global, local) of leaky scores.
         att = torch.softmax(F.leaky_relu(torch.stack(scores), 0.2), dim=-1)  # [L, N, 2]
         weighted = torch.stack(outs) * att.unsqueeze(-1)  # [L, N, 2, T]
+        if c.dipole_target is not None:
+            weighted = self._dipole(weighted, pos, batch)
         fused = weighted.sum(2)  # [L, N, T]
         w = self.task.readout_weights(batch).to(fused.dtype)  # [N]
         contrib = fused * w[None, :, None]
@@ -175,3 +184,17 @@ class PAMNet(nn.Module):
             channels=weighted * w[None, :, None, None] if return_contributions else None,
             latent=latent,
         )
+
+    def _dipole(self, weighted: Tensor, pos: Tensor, batch: Batch) -> Tensor:
+        """`weighted` [L, N, 2, T] with target k's charges q turned into their shares of
+        |d|: q (r_i − r̄)·d̂ per block, atom and side (module docstring)."""
+        k, g, n_graphs = self.config.dipole_target, batch.graph, batch.num_graphs
+        count = scatter_sum(torch.ones_like(pos[:, :1]), g, n_graphs)  # [G, 1]
+        rel = pos - (scatter_sum(pos, g, n_graphs) / count.clamp(min=1))[g]  # [N, 3]
+        q = weighted[..., k]  # [L, N, 2]
+        d = scatter_sum(q.sum((0, 2))[:, None] * rel, g, n_graphs)  # [G, 3]
+        d_hat = d / d.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        proj = (rel * d_hat[g]).sum(1)  # [N]
+        out = weighted.clone()
+        out[..., k] = q * proj[None, :, None]
+        return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -20,8 +21,10 @@ from pamnet import qm9, qm9_mmff, registry
 from pamnet.checkpoint import Normalization
 from pamnet.config import ModelConfig
 from pamnet.errors import ConfigError
+from pamnet.heads import with_dipole_head
 from pamnet.model import PAMNet
 from pamnet.training import EpochMetrics, GraphDataset, TrainConfig, Trainer, load_state
+from pamnet.training_types import save_state
 
 DATASET = "QM9 (qm9pack CSVs, 130,831 molecules, B3LYP/6-31G(2df,p))"
 
@@ -96,6 +99,7 @@ def new_trainer(
     workers: int = 1,
     callback: Callable[[EpochMetrics], bool | None] | None = None,
     log: Callable[[str], None] = print,
+    dipole_head: str | None = None,
 ) -> Trainer:
     """A trainer for a new run. init: a checkpoint name to start from (its weights,
     targets and normalisation: they were learned together); else a new `model`
@@ -123,6 +127,10 @@ def new_trainer(
         )
         base = model or ModelConfig(dim=64, n_layer=3)
         net = PAMNet(ModelConfig(**{**base.to_dict(), "num_targets": len(targets)}))
+    if dipole_head is not None:  # the same weights, `dipole_head` read out as a dipole
+        head_config, norm = with_dipole_head(net.config, norm, targets, dipole_head)
+        weights, net = net.state_dict(), PAMNet(head_config)
+        net.load_state_dict(weights)
     metadata = {
         "dataset": DATASET,
         "geometry": geometry,
@@ -132,6 +140,7 @@ def new_trainer(
             else "from the SMILES (as for SMILES input in the app)"
         ),
         "init": init_metadata(start, init),
+        "heads": {dipole_head: "dipole"} if dipole_head else None,
         "split": qm9.split_metadata(split_seed),
         "data": {
             "name": "qm9",
@@ -163,10 +172,30 @@ def resume_trainer(
     callback: Callable[[EpochMetrics], bool | None] | None = None,
     restart_schedule: bool = False,
     log: Callable[[str], None] = print,
+    dipole_head: str | None = None,
     **overrides,
 ) -> Trainer:
-    """The trainer of a saved run, on the same data (overrides: TrainConfig fields)."""
+    """The trainer of a saved run, on the same data (overrides: TrainConfig fields).
+
+    dipole_head: a target to read out by the dipole head from now on (`pamnet.heads`):
+    the state is converted into OUT/state_dipole_start.pt (the best score reset, as
+    that target's error starts over) and resumed from there."""
     saved = load_state(state)
+    if dipole_head is not None and out_dir is None:
+        raise ConfigError("--dipole-head on --resume needs --out for the converted state")
+    if dipole_head is not None:
+        head_config, norm = with_dipole_head(
+            ModelConfig.from_dict(saved["model_config"]),
+            Normalization.from_dict(saved["normalization"]),
+            saved["targets"],
+            dipole_head,
+        )
+        saved["model_config"], saved["normalization"] = head_config.to_dict(), norm.to_dict()
+        saved["best_score"] = float("inf")
+        saved["metadata"] = {**saved["metadata"], "heads": {dipole_head: "dipole"}}
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        state = Path(out_dir) / "state_dipole_start.pt"
+        save_state(state, saved)
     meta = saved["metadata"].get("data", {})
     train, val, _, _ = datasets(
         saved["targets"],

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from pamnet import distributed
+from pamnet.heads import check_dipole_normalization
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import collate
@@ -96,6 +97,7 @@ class Trainer:
         self.config = config
         self.train_set, self.val_set = train, val
         self.normalization, self.targets = normalization, list(targets)
+        check_dipole_normalization(model.config, normalization)
         self.units, self.metadata = dict(units or {}), dict(metadata or {})
         self.callback, self.should_stop = callback, should_stop
         self.out_dir = Path(out_dir) if out_dir is not None else None

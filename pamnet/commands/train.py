@@ -75,6 +75,14 @@ def register(subparsers) -> None:
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--resume", metavar="STATE", default=None, help="continue OUT/state.pt")
     p.add_argument("--out", default="runs/qm9", help="output folder")
+    p.add_argument(
+        "--dipole-head",
+        metavar="TARGET",
+        default=None,
+        help="read TARGET (e.g. mu) out as |sum_i q_i (r_i - centroid)| from per-atom charges, "
+        "not as a sum of atomic terms (pamnet.heads; with --resume or --init the weights are "
+        "kept and that output channel becomes the charges)",
+    )
     p.set_defaults(func=run)
 
 
@@ -112,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             callback=_print_epoch,
             restart_schedule=args.restart_schedule,
             log=log,
+            dipole_head=args.dipole_head,
             **overrides,
         )
         print(f"resuming at epoch {trainer.epoch}, step {trainer.step}", flush=True)
@@ -143,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             callback=_print_epoch,
             log=log,
+            dipole_head=args.dipole_head,
         )
         print(
             f"training {len(trainer.targets)} targets on {len(trainer.train_set)} molecules "
