@@ -28,13 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from pamnet import distributed
-from pamnet.heads import check_dipole_normalization
 from pamnet.checkpoint import Normalization, save_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import collate
 from pamnet.device import ThreadGovernor, resolve
 from pamnet.ema import EMA
 from pamnet.errors import ConfigError, DataError
+from pamnet.heads import check_dipole_normalization
 from pamnet.inference import mae, predict_graphs
 from pamnet.model import PAMNet
 from pamnet.normalize import to_normalized
