@@ -327,6 +327,16 @@ def _history(tr: dict) -> str:
     return f"\n- History: {tr['history']}" if tr.get("history") else ""
 
 
+def _heads(cfg, loaded) -> str:
+    if cfg.dipole_target is None:
+        return ""
+    t = loaded.targets[cfg.dipole_target]
+    return f"""
+- Readout: {t} by the dipole head, |Σᵢ qᵢ (rᵢ − r̄)| with atomic charges qᵢ from its output
+  channel (`pamnet.heads`; never negative; normalised with mean 0), the paper's sum of
+  atomic terms for the other targets."""
+
+
 def _training_section(meta: dict, loaded) -> str:
     tr, cfg = meta["training"], loaded.config
     tc, minutes = tr["train_config"], tr["wall_minutes"]
@@ -335,7 +345,7 @@ def _training_section(meta: dict, loaded) -> str:
   {sum(p.numel() for p in loaded.model.parameters()):,} parameters.
 - Normalization: per-target mean/std of the training set (per atom for alpha, zpve,
   U0, U, H, G, Cv after atom references; per molecule otherwise); L1 loss on
-  normalized targets, averaged over all 12 with equal weight.
+  normalized targets, averaged over all 12 with equal weight.{_heads(cfg, loaded)}
 - Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then {_schedule(tc)},
   gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
   seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.{_history(tr)}
