@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from pamnet import qm9
 from pamnet.checkpoint import load_checkpoint
 from pamnet.data import collate
+from pamnet.heads import DEBYE_PER_E_ANGSTROM
 from pamnet.inference import run
 
-DEBYE_PER_E_ANGSTROM = 4.80320
 A0_PER_ANGSTROM = 1 / 0.529177
 
 

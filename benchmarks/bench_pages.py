@@ -134,11 +134,16 @@ def page_times(browser, url: str, width: int, label: str) -> None:
     page.context.close()
 
 
+def _one_smiles(page, url: str, name: str) -> None:
+    """Open page `name` by URL (a new visit) and choose its "One SMILES" input."""
+    page.goto(f"{url}/{name}")
+    page.get_by_role("heading", name=name).first.wait_for(timeout=60_000)
+    page.get_by_text("One SMILES").click()
+
+
 def predict_times(page, url: str) -> None:
     """Click to values on screen for each of PREDICT_SMILES (the first is a warm-up)."""
-    page.goto(f"{url}/Predict")
-    page.get_by_role("heading", name="Predict").first.wait_for(timeout=60_000)
-    page.get_by_text("One SMILES").click()
+    _one_smiles(page, url, "Predict")
     times = []
     for smi in PREDICT_SMILES:
         box = page.get_by_label("SMILES", exact=True)
@@ -160,23 +165,21 @@ def predict_times(page, url: str) -> None:
 
 # True once the contributions caption names a prediction other than `prev` and the chart
 # above it is drawn (plotly's SVG): the page shows the new molecule's explanation.
-_NEW_EXPLANATION = """(prev) => {
-  const el = [...document.querySelectorAll('p')].find(e => e.innerText.startsWith('The bars add up to'));
+_FIND_CAPTION = (
+    "[...document.querySelectorAll('p')].find(e => e.innerText.startsWith('The bars add up to'))"
+)
+_NEW_EXPLANATION = f"""(prev) => {{
+  const el = {_FIND_CAPTION};
   if (!el || el.innerText === prev) return false;
   return !!document.querySelector('[data-testid="stPlotlyChart"] .main-svg');
-}"""
-_CAPTION = """() => {
-  const el = [...document.querySelectorAll('p')].find(e => e.innerText.startsWith('The bars add up to'));
-  return el ? el.innerText : '';
-}"""
+}}"""
+_CAPTION = f"() => {{ const el = {_FIND_CAPTION}; return el ? el.innerText : ''; }}"
 
 
 def attention_times(page, url: str, label: str = "") -> None:
     """SMILES to the explained page, and the IG click to its charts (module docstring)."""
     # A person on the page typing one SMILES after another: Enter to the new chart.
-    page.goto(f"{url}/Attention")
-    page.get_by_role("heading", name="Attention").first.wait_for(timeout=60_000)
-    page.get_by_text("One SMILES").click()
+    _one_smiles(page, url, "Attention")
     same_page = []
     for smi in ATTENTION_SMILES:
         box = page.get_by_label("SMILES", exact=True)
@@ -194,9 +197,7 @@ def attention_times(page, url: str, label: str = "") -> None:
     # Each SMILES on a freshly opened page, then Integrated Gradients.
     rows = []
     for smi in ATTENTION_SMILES:
-        page.goto(f"{url}/Attention")
-        page.get_by_role("heading", name="Attention").first.wait_for(timeout=60_000)
-        page.get_by_text("One SMILES").click()
+        _one_smiles(page, url, "Attention")
         box = page.get_by_label("SMILES", exact=True)
         box.fill(smi)
         start = time.perf_counter()
@@ -208,7 +209,7 @@ def attention_times(page, url: str, label: str = "") -> None:
         canvas = page.frame_locator('iframe[title^="3D view"]').first.locator("canvas").first
         canvas.wait_for(state="attached", timeout=60_000)
         viewer = time.perf_counter() - start
-        page.get_by_text("Integrated Gradients").click()
+        page.get_by_text("Integrated Gradients", exact=True).click()
         button = page.get_by_role("button", name="Compute Integrated Gradients")
         button.wait_for(timeout=30_000)
         start = time.perf_counter()

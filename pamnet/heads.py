@@ -57,11 +57,10 @@ def with_dipole_head(
     load unchanged (the head adds no parameters)."""
     if target not in targets:
         raise ConfigError(f"--dipole-head {target!r}: the model predicts {targets}")
-    if config.task != "molecule":
-        raise ConfigError("the dipole head is for molecules (task 'molecule')")
     k = targets.index(target)
     if config.dipole_target not in (None, k):
         raise ConfigError(f"this model already reads {targets[config.dipole_target]} as a dipole")
+    # ModelConfig refuses other tasks than 'molecule'
     return replace(config, dipole_target=k), dipole_normalization(norm, k)
 
 

@@ -181,9 +181,9 @@ def resume_trainer(
     the state is converted into OUT/state_dipole_start.pt (the best score reset, as
     that target's error starts over) and resumed from there."""
     saved = load_state(state)
-    if dipole_head is not None and out_dir is None:
-        raise ConfigError("--dipole-head on --resume needs --out for the converted state")
     if dipole_head is not None:
+        if out_dir is None:
+            raise ConfigError("--dipole-head on --resume needs --out for the converted state")
         head_config, norm = with_dipole_head(
             ModelConfig.from_dict(saved["model_config"]),
             Normalization.from_dict(saved["normalization"]),
