@@ -73,6 +73,13 @@ def datasets(
     )
 
 
+def heads_metadata(config: ModelConfig, targets: list[str]) -> dict | None:
+    """{target: "dipole"} for a target read out by the dipole head (set now, or
+    inherited from an `init` checkpoint); None for the paper's readout."""
+    k = config.dipole_target
+    return None if k is None else {targets[k]: "dipole"}
+
+
 def init_metadata(init, name: str | None) -> dict | None:
     """Where the starting weights came from (name, file hash, its own training record)."""
     if init is None:
@@ -140,7 +147,7 @@ def new_trainer(
             else "from the SMILES (as for SMILES input in the app)"
         ),
         "init": init_metadata(start, init),
-        "heads": {dipole_head: "dipole"} if dipole_head else None,
+        "heads": heads_metadata(net.config, targets),
         "split": qm9.split_metadata(split_seed),
         "data": {
             "name": "qm9",

@@ -117,3 +117,13 @@ def test_config_and_normalisation_are_checked():
 def test_debye_conversion_constant():
     # 1 e·Å = 4.80320 D (1 D = 3.33564e-30 C·m; e = 1.602177e-19 C)
     assert DEBYE_PER_E_ANGSTROM == pytest.approx(1.602177e-19 * 1e-10 / 3.33564e-30, rel=1e-5)
+
+
+def test_a_run_started_from_a_dipole_checkpoint_records_its_head():
+    # `pamnet train --init <a model with the head>` keeps the head; the card must say so
+    from pamnet.qm9_recipe import heads_metadata
+
+    targets = ["a", "mu", "b"]
+    assert heads_metadata(ModelConfig(num_targets=3), targets) is None
+    head, _ = with_dipole_head(ModelConfig(num_targets=3), _norm(), targets, "mu")
+    assert heads_metadata(head, targets) == {"mu": "dipole"}
