@@ -2,10 +2,12 @@
 
     python -m venv --system-site-packages /path/cp && /path/cp/bin/pip install chemprop
     python benchmarks/compare_uncertainty.py --data FreeSolv/database.txt \\
-        --chemprop-venv /path/cp --out runs/compare_uncertainty [--threads 1]
+        --chemprop-venv /path/cp --out runs/compare_uncertainty [--threads 1] \\
+        [--pamnet-epochs 10] [--split-seeds 0 1 2]
 
-One split for both (`benchmarks/freesolv.py`: random 80/10/10, seed 0), one CSV with a
-split column. Each tool trains on 'train', calibrates 90% intervals on 'val' and
+One split for both (`benchmarks/freesolv.py`: random 80/10/10, seed 0; with
+--split-seeds, one run of both tools per seed and the mean ± sd over them), one CSV
+with a split column. Each tool trains on 'train', calibrates 90% intervals on 'val' and
 predicts 'test', every step a whole process, timed:
 
 - Chemprop v2 (its own venv): `chemprop train -t regression-mve` (mean-variance
@@ -21,7 +23,8 @@ predicts 'test', every step a whole process, timed:
 
 Prints, per tool: test molecules predicted, RMSE and MAE (kcal/mol), the fraction of
 true values inside the 90% intervals, their mean width, and the wall time of training
-and of predicting; over the test molecules both predicted, and writes summary.json.
+and of predicting and their sum, over the test molecules both predicted, and writes
+summary.json (one per split in OUT/split<seed>/, all of them in OUT/).
 """
 
 from __future__ import annotations
@@ -111,26 +114,22 @@ def metrics(y, pred, low, high) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, required=True, help="FreeSolv's database.txt")
-    ap.add_argument("--chemprop-venv", type=Path, required=True)
-    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "compare_uncertainty")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--pamnet-epochs", type=int, default=30)
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    df = freesolv.split(freesolv.load(args.data))
-    split_csv = freesolv.write_split_csv(df, args.out / "freesolv_split.csv")
-    val = args.out / "val.csv"
-    test = args.out / "test.csv"
+def one_split(args, seed: int, out: Path) -> dict:
+    """Both tools on FreeSolv split `seed`: their metrics over the test molecules both
+    predicted (written to out/summary.json)."""
+    out.mkdir(parents=True, exist_ok=True)
+    df = freesolv.split(freesolv.load(args.data), seed)
+    split_csv = freesolv.write_split_csv(df, out / "freesolv_split.csv")
+    val = out / "val.csv"
+    test = out / "test.csv"
     df[df.split == "val"][["smiles", "expt"]].to_csv(val, index=False)
     tdf = df[df.split == "test"].reset_index(drop=True)
     tdf[["smiles", "expt", "name"]].to_csv(test, index=False)
-    print(f"FreeSolv: {len(df)} molecules; split {dict(df.split.value_counts())}", flush=True)
+    print(f"FreeSolv split seed {seed}: {len(df)} molecules; "
+          f"{dict(df.split.value_counts())}", flush=True)  # fmt: skip
 
-    cp = chemprop(args.chemprop_venv, split_csv, val, test, args.out, args.threads)
-    pm = pamnet(split_csv, test, args.out, args.threads, args.pamnet_epochs)
+    cp = chemprop(args.chemprop_venv, split_csv, val, test, out, args.threads)
+    pm = pamnet(split_csv, test, out, args.threads, args.pamnet_epochs)
     recs = pm["records"]
     pm_ok = np.array(["expt" in (r.get("intervals") or {}) for r in recs])
     pm_pred = np.array([(r.get("predictions") or {}).get("expt", np.nan) for r in recs], float)
@@ -143,20 +142,53 @@ def main() -> None:
         tools[f"chemprop ({method})"] = (pred, low, high, cp["train_s"], run["predict_s"])
     tools["pamnet"] = (pm_pred, pm_low, pm_high, pm["train_s"], pm["predict_s"])
     both = pm_ok & np.all([np.isfinite(t[0]) for t in tools.values()], 0)
-    summary = {"split": {k: int(v) for k, v in df.split.value_counts().items()},
+    summary = {"split_seed": seed,
+               "split": {k: int(v) for k, v in df.split.value_counts().items()},
                "n_both": int(both.sum()),
                "pamnet_failed": [r.get("error") for r in recs if r.get("error")]}  # fmt: skip
     for name, (pred, low, high, train_s, predict_s) in tools.items():
         summary[name] = {**metrics(y[both], pred[both], low[both], high[both]),
                          "train_s": train_s, "predict_s": predict_s}  # fmt: skip
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"\n{both.sum()} of {len(y)} test molecules predicted by all; 90% intervals")
-    print(f"{'tool':24s} {'RMSE':>6s} {'MAE':>6s} {'coverage':>9s} {'width':>6s} "
-          f"{'train s':>8s} {'predict s':>9s}")  # fmt: skip
-    for name in tools:
-        s = summary[name]
-        print(f"{name:24s} {s['rmse']:6.3f} {s['mae']:6.3f} {s['coverage']:9.3f} "
-              f"{s['mean_width']:6.2f} {s['train_s']:8.0f} {s['predict_s']:9.1f}")  # fmt: skip
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"{both.sum()} of {len(y)} test molecules predicted by all; 90% intervals")
+    _table({name: [summary[name]] for name in tools})
+    return summary
+
+
+def _table(rows: dict[str, list[dict]]) -> None:
+    """One line per tool: each figure's mean over the splits (± sd when several)."""
+    print(f"{'tool':24s} {'RMSE':>12s} {'MAE':>12s} {'coverage':>12s} {'width':>10s} "
+          f"{'train s':>9s} {'predict s':>10s} {'total s':>9s}")  # fmt: skip
+
+    def cell(runs, key, fmt, width):
+        v = np.array([r[key] if key != "total_s" else r["train_s"] + r["predict_s"]
+                      for r in runs])  # fmt: skip
+        text = format(v.mean(), fmt) + (f"±{format(v.std(ddof=1), fmt)}" if len(v) > 1 else "")
+        return f"{text:>{width}s}"
+
+    for name, runs in rows.items():
+        print(f"{name:24s} {cell(runs, 'rmse', '.3f', 12)} {cell(runs, 'mae', '.3f', 12)} "
+              f"{cell(runs, 'coverage', '.3f', 12)} {cell(runs, 'mean_width', '.2f', 10)} "
+              f"{cell(runs, 'train_s', '.0f', 9)} {cell(runs, 'predict_s', '.1f', 10)} "
+              f"{cell(runs, 'total_s', '.0f', 9)}")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, required=True, help="FreeSolv's database.txt")
+    ap.add_argument("--chemprop-venv", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "compare_uncertainty")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pamnet-epochs", type=int, default=30)
+    ap.add_argument("--split-seeds", type=int, nargs="+", default=[freesolv.SPLIT_SEED],
+                    help="one run of both tools per random split (default: the documented one)")  # fmt: skip
+    args = ap.parse_args()
+    summaries = [one_split(args, seed, args.out / f"split{seed}") for seed in args.split_seeds]
+    if len(summaries) > 1:
+        print(f"\nmean ± sd over the {len(summaries)} splits (seeds {args.split_seeds})")
+        _table({name: [s[name] for s in summaries] for name in summaries[0]
+                if isinstance(summaries[0][name], dict) and "rmse" in summaries[0][name]})  # fmt: skip
+    (args.out / "summary.json").write_text(json.dumps(summaries, indent=1))
 
 
 if __name__ == "__main__":
