@@ -20,6 +20,7 @@ from ui.viewer import embed, page_html
 DEVICE = "auto"
 VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
 MAX_METRICS = 4
+EXAMPLE_SMILES = "CC(=O)Nc1ccc(O)cc1"  # paracetamol: explained until the user types a SMILES
 TRAINED_ON = {
     "molecule": "small molecules",
     "complex": "protein-ligand complexes",
@@ -56,11 +57,14 @@ if mode == "Current structure":
     kw = tuple(sorted(sess.featurize_kw().items()))
 else:
     text = st.text_input(
-        "SMILES", placeholder="CC(=O)Nc1ccc(O)cc1 (paracetamol)", key="attention.smiles"
+        "SMILES", placeholder=f"{EXAMPLE_SMILES} (paracetamol)", key="attention.smiles"
     ).strip()
-    if not text:
-        st.info("Type a SMILES, e.g. CC(=O)Nc1ccc(O)cc1 (paracetamol), and press Enter.")
-        st.stop()
+    if not text:  # a worked example while the user types (and the charts' code loads)
+        st.info(
+            f"An example below: paracetamol, {EXAMPLE_SMILES}. Type a SMILES above and press "
+            "Enter to explain your own."
+        )
+        text = EXAMPLE_SMILES
     try:
         structure = inputs.structure_from_smiles(text)
     except PamnetError as exc:

@@ -38,10 +38,20 @@ def smiles(at, text=PARACETAMOL):
     return at.text_input(key="attention.smiles").input(text).run()
 
 
-def test_default_render_asks_for_a_smiles(at):
-    assert not at.exception
+def test_default_render_explains_an_example_and_asks_for_a_smiles(at):
+    # a worked example until the user types one: something to read, and the charts' code
+    # loads in the browser meanwhile (issue 17: the first chart of a tab under 1 s)
+    assert not at.exception and not at.error
     assert at.radio(key="attention.mode").value == "One SMILES"
-    assert "Type a SMILES" in at.info[0].value
+    assert at.text_input(key="attention.smiles").value == ""  # the box stays the user's
+    assert "An example below: paracetamol" in at.info[0].value
+    assert "Type a SMILES above" in at.info[0].value
+    assert len(at.get("plotly_chart")) == 3
+    example = [c.value for c in at.caption if "The bars add up to" in c.value]
+    assert example and example == [
+        c.value for c in smiles(at, PARACETAMOL).caption if "The bars add up to" in c.value
+    ]
+    assert not at.info or "An example below" not in at.info[0].value
 
 
 def test_smiles_shows_heatmap_bars_view_and_tables(at):
