@@ -372,14 +372,15 @@ class Trainer:
         """Rebuild a trainer from `state.pt` to continue exactly where it stopped.
 
         overrides: TrainConfig fields to change (epochs, max_minutes, device; batch_size,
-        lr or the schedule make the run differ from an uninterrupted one).
+        lr or the schedule make the run differ from an uninterrupted one). max_minutes is
+        the budget of this session only: the saved run's is not carried over.
         restart_schedule: a new warm-up and schedule from the saved step. prepare(model):
         run on the rebuilt model before the trainer wraps it (a fine-tune's freezing).
         """
         state = load_state(path)
         if restart_schedule:
             overrides = {**overrides, "schedule_start": int(state["step"])}
-        config = TrainConfig.from_dict({**state["train_config"], **overrides})
+        config = TrainConfig.from_dict({**state["train_config"], "max_minutes": None, **overrides})
         model = PAMNet(ModelConfig.from_dict(state["model_config"]))
         if prepare is not None:
             prepare(model)

@@ -124,9 +124,13 @@ def test_budget_stop_inside_an_epoch_resumes_exactly(tmp_path):
                   out_dir=tmp_path)  # fmt: skip
     result = cut.fit()
     assert result.stopped_by_budget and result.epochs_done == 0 and cut.batch_in_epoch == 1
-    resumed = Trainer.from_state(tmp_path / "state.pt", data, max_minutes=None)
+    # the saved run's budget is that session's: a resume without one runs to the end
+    resumed = Trainer.from_state(tmp_path / "state.pt", data)
+    assert resumed.config.max_minutes is None
     resumed.fit()
     assert resumed.epoch == 1 and resumed.step == straight.step
+    again = Trainer.from_state(tmp_path / "state.pt", data, max_minutes=5)
+    assert again.config.max_minutes == 5
     assert_close(_all_weights(resumed), _all_weights(straight), rtol=0, atol=1e-6)
 
 
