@@ -20,7 +20,8 @@ from ui.viewer import embed, page_html
 DEVICE = "auto"
 VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
 MAX_METRICS = 4
-EXAMPLE_SMILES = "CC(=O)Nc1ccc(O)cc1"  # paracetamol: explained until the user types a SMILES
+EXAMPLE_SMILES = "CC(=O)Nc1ccc(O)cc1"  # explained until the user types a SMILES
+EXAMPLE = f"paracetamol, {EXAMPLE_SMILES}"
 TRAINED_ON = {
     "molecule": "small molecules",
     "complex": "protein-ligand complexes",
@@ -56,14 +57,9 @@ if mode == "Current structure":
     task, key = sess.task, sess.structure_key
     kw = tuple(sorted(sess.featurize_kw().items()))
 else:
-    text = st.text_input(
-        "SMILES", placeholder=f"{EXAMPLE_SMILES} (paracetamol)", key="attention.smiles"
-    ).strip()
+    text = st.text_input("SMILES", placeholder=EXAMPLE_SMILES, key="attention.smiles").strip()
     if not text:  # a worked example while the user types (and the charts' code loads)
-        st.info(
-            f"An example below: paracetamol, {EXAMPLE_SMILES}. Type a SMILES above and press "
-            "Enter to explain your own."
-        )
+        st.info(f"An example below: {EXAMPLE}. Type a SMILES above and press Enter.")
         text = EXAMPLE_SMILES
     try:
         structure = inputs.structure_from_smiles(text)

@@ -371,9 +371,8 @@ class Trainer:
     ) -> Trainer:
         """Rebuild a trainer from `state.pt` to continue exactly where it stopped.
 
-        overrides: TrainConfig fields to change (epochs, max_minutes, device; batch_size,
-        lr or the schedule make the run differ from an uninterrupted one). max_minutes is
-        the budget of this session only: the saved run's is not carried over.
+        overrides: TrainConfig fields to change (epochs, max_minutes: this session's, never
+        the saved one; device; batch_size, lr or the schedule alter the run).
         restart_schedule: a new warm-up and schedule from the saved step. prepare(model):
         run on the rebuilt model before the trainer wraps it (a fine-tune's freezing).
         """

@@ -45,7 +45,7 @@ def test_default_render_explains_an_example_and_asks_for_a_smiles(at):
     assert at.radio(key="attention.mode").value == "One SMILES"
     assert at.text_input(key="attention.smiles").value == ""  # the box stays the user's
     assert "An example below: paracetamol" in at.info[0].value
-    assert "Type a SMILES above" in at.info[0].value
+    assert "Type a SMILES above and press Enter" in at.info[0].value
     assert len(at.get("plotly_chart")) == 3
     example = [c.value for c in at.caption if "The bars add up to" in c.value]
     assert example and example == [
