@@ -199,7 +199,10 @@ def resume_trainer(
         )
         saved["model_config"], saved["normalization"] = head_config.to_dict(), norm.to_dict()
         saved["best_score"] = float("inf")
-        saved["metadata"] = {**saved["metadata"], "heads": {dipole_head: "dipole"}}
+        saved["metadata"] = {
+            **saved["metadata"],
+            "heads": heads_metadata(head_config, saved["targets"]),
+        }
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         state = Path(out_dir) / "state_dipole_start.pt"
         save_state(state, saved)
