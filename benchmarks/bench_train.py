@@ -1,6 +1,6 @@
 """Training throughput (molecules/s, forward + backward + Adam step) of PAMNet on QM9.
 
-    python benchmarks/bench_train.py [--threads 1] [--batch-size 32] [--steps 10]
+    python benchmarks/bench_train.py [--threads 1] [--batch-size 32] [--steps 10] [--devices cpu cuda]
     python benchmarks/bench_train.py --trainer [--rounds 3] [--n 640]
 
 --trainer: `pamnet.training.Trainer.fit` as `pamnet train` runs it (batches collated and
@@ -10,7 +10,8 @@ with the step's bookkeeping as it was before (Adam's per-tensor loop, the EMA's
 per-tensor loop), alternating in the same process; molecules/s of each and the ratio.
 
 Uses QM9 molecules when qm9pack is installed (about 18 atoms each), else random
-molecules of the same size. Runs on CPU, and on CUDA when a GPU is present.
+molecules of the same size. Runs on CPU, and on CUDA when a GPU is present; prints
+training (forward + backward + Adam) and inference (forward only, no_grad) molecules/s.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ def molecules(n: int) -> tuple[list[GraphInput], str]:
 
 def throughput(
     graphs: list[GraphInput], variant: str, dim: int, n_layer: int, batch_size: int,
-    steps: int, device: torch.device,
+    steps: int, device: torch.device, train: bool = True,
 ) -> float:  # fmt: skip
+    """Molecules/s of training steps (train) or of no_grad forwards in eval mode."""
     torch.manual_seed(0)
     model = PAMNet(ModelConfig(variant=variant, dim=dim, n_layer=n_layer, num_targets=12))
-    model.to(device).train()
+    model.to(device).train(train)
     opt = torch.optim.Adam(model.parameters(), 1e-4)
     batches = [
         collate(graphs[i : i + batch_size])
@@ -58,10 +60,14 @@ def throughput(
                 torch.cuda.synchronize()
             n_mol, t0 = 0, time.perf_counter()
         batch = batches[k % len(batches)].to(device)
-        loss = model(batch).prediction.abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if train:
+            loss = model(batch).prediction.abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        else:
+            with torch.no_grad():
+                model(batch)
         n_mol += batch.num_graphs
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -131,6 +137,8 @@ def main() -> None:
     p.add_argument("--trainer", action="store_true", help="Trainer.fit, now vs before")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--n", type=int, default=640, help="--trainer: molecules per epoch")
+    p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None,
+                   help="default: cpu, and cuda when present")  # fmt: skip
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.trainer:
@@ -140,11 +148,15 @@ def main() -> None:
         return
     graphs, what = molecules(args.batch_size * 8)
     print(f"{what}, batch {args.batch_size}, {args.threads} CPU thread(s)")
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    for device in devices:
+    names = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in map(torch.device, names):
         for variant, dim, n_layer in SIZES:
-            rate = throughput(graphs, variant, dim, n_layer, args.batch_size, args.steps, device)
-            print(f"{device.type:4s} {variant:8s} dim {dim:3d} layers {n_layer}: {rate:8.1f} mol/s")
+            rates = [
+                throughput(graphs, variant, dim, n_layer, args.batch_size, args.steps, device, t)
+                for t in (True, False)
+            ]
+            print(f"{device.type:4s} {variant:8s} dim {dim:3d} layers {n_layer}: "
+                  f"train {rates[0]:8.1f} mol/s, inference {rates[1]:8.1f} mol/s")  # fmt: skip
 
 
 if __name__ == "__main__":
