@@ -2,12 +2,17 @@
 
     python benchmarks/bench_train.py [--threads 1] [--batch-size 32] [--steps 10] [--devices cpu cuda]
     python benchmarks/bench_train.py --trainer [--rounds 3] [--n 640]
+    python benchmarks/bench_train.py --backward 18 1500 6000 [--rounds 3]
 
 --trainer: `pamnet.training.Trainer.fit` as `pamnet train` runs it (batches collated and
 graphs built per step, L1 loss, clipping, Adam, schedule, EMA), one epoch over `--n` QM9
 molecules, the shipped size (dim 64, 3 blocks), no validation; against the same trainer
 with the step's bookkeeping as it was before (Adam's per-tensor loop, the EMA's
 per-tensor loop), alternating in the same process; molecules/s of each and the ratio.
+
+--backward: forward + backward of one random structure of each size (atoms), as a
+training step or Integrated Gradients runs it, against `baselines.sliced_layers` (the
+layers before their chunks were split rather than sliced), alternating; median seconds.
 
 Uses QM9 molecules when qm9pack is installed (about 18 atoms each), else random
 molecules of the same size. Runs on CPU, and on CUDA when a GPU is present; prints
@@ -17,7 +22,9 @@ training (forward + backward + Adam) and inference (forward only, no_grad) molec
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -129,6 +136,33 @@ def trainer_rates(graphs, rounds: int) -> None:
           f"(each round's ratio: {', '.join(f'{x / y:.2f}' for x, y in zip(now, before))})")  # fmt: skip
 
 
+def backward_times(sizes: list[int], rounds: int) -> None:
+    """Forward + backward seconds of one structure per size, now vs sliced (docstring)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.*
+    from benchmarks.baselines import sliced_layers
+    from pamnet.testing import random_molecule
+
+    torch.manual_seed(0)
+    model = PAMNet(ModelConfig(dim=64, n_layer=3, num_targets=12)).train()
+
+    def step(batch) -> float:
+        t0 = time.perf_counter()
+        model(batch).prediction.sum().backward()
+        return time.perf_counter() - t0
+
+    for n in sizes:
+        batch = collate([random_molecule(n, seed=0)])
+        step(batch)  # warm-up
+        now, before = [], []
+        for _ in range(rounds):
+            with sliced_layers(model):
+                before.append(step(batch))
+            now.append(step(batch))
+        b, a = sorted(before)[rounds // 2], sorted(now)[rounds // 2]
+        print(f"{n:6d} atoms, forward + backward, median of {rounds}: sliced {b:.3f} s, "
+              f"now {a:.3f} s, speed-up {b / a:.2f}x")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
@@ -137,10 +171,15 @@ def main() -> None:
     p.add_argument("--trainer", action="store_true", help="Trainer.fit, now vs before")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--n", type=int, default=640, help="--trainer: molecules per epoch")
+    p.add_argument("--backward", type=int, nargs="+", metavar="ATOMS", default=None,
+                   help="forward + backward of one structure per size, now vs sliced")  # fmt: skip
     p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None,
                    help="default: cpu, and cuda when present")  # fmt: skip
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.backward:
+        backward_times(args.backward, args.rounds)
+        return
     if args.trainer:
         graphs, what = molecules(args.n)
         print(what)

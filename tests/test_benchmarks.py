@@ -59,3 +59,38 @@ def test_freesolv_reader_takes_the_database_format(tmp_path):
                     "mobley_1; CCCCO; butan-1-ol; -4.72; 0.60; -3.23; 0.03; ref; ref; note\n")  # fmt: skip
     df = freesolv.load(path)
     assert df.to_dict("records") == [{"name": "mobley_1", "smiles": "CCCCO", "expt": -4.72}]
+
+
+def test_baseline_layers_compute_what_the_model_computes(monkeypatch):
+    """The same-process baselines differ from the model only in the order of operations:
+    same outputs and the same gradients, over several CPU chunks of edges and angles."""
+    from benchmarks.baselines import naive_layers, sliced_layers
+    from pamnet.config import ModelConfig
+    from pamnet.data import collate
+    from pamnet.model import PAMNet
+    from pamnet.nn import layers
+    from pamnet.testing import random_molecule
+
+    monkeypatch.setattr(layers, "CPU_CHUNK", 50)  # several chunks, uneven last one
+    torch.manual_seed(0)
+    model = PAMNet(ModelConfig(dim=16, n_layer=2, num_targets=2)).double()
+    batch = collate(
+        [
+            random_molecule(60, seed=1, dtype=torch.float64),
+            random_molecule(9, seed=2, dtype=torch.float64),
+        ]
+    )
+
+    def run():
+        model.zero_grad()
+        out = model(batch).prediction
+        out.square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+    out, grads = run()
+    for swap in (naive_layers, sliced_layers):
+        with swap(model):
+            other, other_grads = run()
+        torch.testing.assert_close(other, out, rtol=1e-9, atol=1e-9)
+        for g, h in zip(other_grads, grads):
+            torch.testing.assert_close(g, h, rtol=1e-8, atol=1e-9)

@@ -73,10 +73,15 @@ def scatter_sum(src: Tensor, index: Tensor, size: int) -> Tensor:
 CPU_CHUNK = 4096
 
 
+def chunk_rows(n: int, device: torch.device) -> int:
+    """Rows per chunk: `CPU_CHUNK` on CPU, all n (at least 1) on a GPU."""
+    return max(n if device.type != "cpu" else CPU_CHUNK, 1)
+
+
 def chunks(n: int, device: torch.device) -> list[slice]:
-    """Row ranges covering n rows: `CPU_CHUNK` rows each on CPU, one range on a GPU."""
-    step = n if device.type != "cpu" else CPU_CHUNK
-    return [slice(lo, lo + step) for lo in range(0, n, max(step, 1))]
+    """Row ranges covering n rows, `chunk_rows` each."""
+    step = chunk_rows(n, device)
+    return [slice(lo, lo + step) for lo in range(0, n, step)]
 
 
 class _Head(nn.Module):
@@ -158,17 +163,20 @@ class GlobalLayer(_Head):
         # a third of the per-edge matmul work of concatenating first).
         lin, d = self.mlp_m[0][0], x.shape[1]
         w_r, w_s, w_e = _split(lin, d)
-        node = F.linear(x, torch.cat([w_r, w_s]))  # [N, 2 dim]
-        at_recv, at_send = node[:, :d] + lin.bias, node[:, d:]  # bias once per atom
+        at_recv, at_send = F.linear(x, torch.cat([w_r, w_s])).split(d, dim=1)  # [N, dim] x2
+        at_recv = at_recv + lin.bias  # bias once per atom
         w_edge = torch.cat([w_e, self.W_edge_attr.weight])  # [2 dim, dim]
         agg = torch.zeros_like(x)  # Σ_j m_ji [N, dim]
-        for rows in chunks(rbf.shape[0], x.device):
-            edge = F.linear(rbf[rows], w_edge)  # [C, 2 dim]: [W_e e | W_edge e]
+        # split, not slices: each slice's backward fills a zero tensor as big as its whole
+        # input, so chunks cost quadratic time (bench_train --backward: 1.5x at 6000 atoms)
+        n = rbf.shape[0]
+        for rows, rbf_rows in zip(chunks(n, x.device), rbf.split(chunk_rows(n, x.device))):
+            pre_e, gate = F.linear(rbf_rows, w_edge).split(d, dim=1)  # W_e e, W_edge e [C, dim]
             for r, s in zip(recv[:, rows], send[:, rows]):
                 pre = at_recv.index_select(0, r)
                 pre += at_send.index_select(0, s)
-                pre += edge[:, :d]
-                agg.index_add_(0, r, F.silu(pre, inplace=True).mul_(edge[:, d:]))  # [C, dim]
+                pre += pre_e
+                agg.index_add_(0, r, F.silu(pre, inplace=True).mul_(gate))  # [C, dim]
         x = self.mlp_x2(x + agg)  # h' [N, dim]
         return self.update_and_read(x, res_x)
 
@@ -226,11 +234,13 @@ class LocalLayer(_Head):
         h += at_src.index_select(0, src)
         h.addmm_(rbf, torch.cat([ji_e, nb_e]).T)  # the rbf part, accumulated in place
         h = F.silu(h.add_(torch.cat([ji.bias, nbl.bias])), inplace=True)  # [E, 2 dim]: u, gate
-        m_nb = self.lin_rbf(rbf).mul_(h[:, d:])  # v [E, dim]
+        u, gate = h.split(d, dim=1)  # split, not slices (see GlobalLayer)
+        m_nb = self.lin_rbf(rbf).mul_(gate)  # v [E, dim]
         via_angles = torch.zeros_like(m_nb)
-        for rows in chunks(nb.numel(), x.device):
-            terms = self.mlp_sbf(sbf[rows]).mul_(m_nb.index_select(0, nb[rows]))  # [C, dim]
+        n = nb.numel()
+        for rows, sbf_rows in zip(chunks(n, x.device), sbf.split(chunk_rows(n, x.device))):
+            terms = self.mlp_sbf(sbf_rows).mul_(m_nb.index_select(0, nb[rows]))  # [C, dim]
             via_angles.index_add_(0, tgt[rows], terms)  # Σ_t a_t ⊙ v_nb[t], [E, dim]
-        m = self.lin_rbf_out(rbf).mul_(via_angles.add_(h[:, :d]))  # m_ji [E, dim]
+        m = self.lin_rbf_out(rbf).mul_(via_angles.add_(u))  # m_ji [E, dim]
         x = self.mlp_x2(x + scatter_sum(m, dst, x.shape[0]))  # h' [N, dim]
         return self.update_and_read(x, res_x)
