@@ -135,6 +135,31 @@ def test_bad_csv_rows_are_reported_with_row_and_column(tmp_path):
     assert list(data.report().columns) == ["row", "column", "message"]
 
 
+def test_smiles_embedded_in_worker_processes_give_the_same_dataset(tmp_path):
+    """workers=2 forks a pool (20 SMILES >= MIN_PARALLEL): same geometries, same rows,
+    the same errors in the same places, row order kept."""
+    from pamnet.io.smiles import MIN_PARALLEL
+
+    good = ["C" * k for k in range(1, 9)] + ["CO", "CN", "CCO", "CCN", "OCCO", "c1ccccc1"]
+    good += ["CC(=O)O", "NCC(=O)O", "CC#N", "C=CC"]
+    cells = good[:5] + ["C1CC", "CC[Cu]"] + good[5:]
+    assert len(cells) - 2 >= MIN_PARALLEL
+    path = _csv(
+        tmp_path / "d.csv", "smiles,y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells))
+    )
+    one = finetune.load_dataset(path, ["y"], workers=1)
+    two = finetune.load_dataset(path, ["y"], workers=2)
+    assert two.rows == one.rows == [r for r in range(1, len(cells) + 1) if r not in (6, 7)]
+    assert [(e.row, e.column, e.message) for e in two.errors] == [
+        (e.row, e.column, e.message) for e in one.errors
+    ]
+    assert [e.row for e in two.errors] == [6, 7]
+    for a, b in zip(one.graphs, two.graphs):
+        assert torch.equal(a.pos, b.pos) and torch.equal(a.atom_type, b.atom_type)
+        assert torch.equal(a.bond_index, b.bond_index) and a.name == b.name
+    assert torch.equal(one.y, two.y)
+
+
 def test_wrong_columns_and_all_bad_rows_raise_data_errors_listing_columns(tmp_path):
     path = _csv(tmp_path / "d.csv", "SMILES,mw,note\nCCO,4.6,x\n")
     with pytest.raises(DataError, match="no target column 'nope'; available columns: SMILES, mw"):

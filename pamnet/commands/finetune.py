@@ -145,6 +145,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _check(config) -> int:
+    import torch
+
     from pamnet.finetune import load_dataset
 
     data = load_dataset(
@@ -155,6 +157,7 @@ def _check(config) -> int:
         config.ligand_col,
         root=config.root,
         seed=config.seed,
+        workers=torch.get_num_threads(),  # the cores --threads gave this command
     )
     print(f"{len(data.graphs)} of {data.n_rows} rows usable ({data.task} mode)")
     if data.task == "molecule":

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -167,10 +168,14 @@ def load_dataset(
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     split_col: str | None = None,
+    workers: int = 1,
 ) -> FinetuneData:
     """Featurize every usable row; bad rows go to `errors`. All rows bad -> DataError.
     split_col: a column saying train, val (validation) or test per row; test rows are
-    skipped unread, so that a benchmark's test set never reaches the fine-tune."""
+    skipped unread, so that a benchmark's test set never reaches the fine-tune.
+    workers > 1: SMILES are embedded in that many processes (the same geometries)."""
+    from pamnet.io.smiles import from_smiles_many
+
     table = source if isinstance(source, Table) else read_table(source, name)
     cmap = resolve_columns(table, targets, smiles_col, protein_col, ligand_col)
     roles = split_roles(table, split_col) if split_col else None
@@ -179,35 +184,45 @@ def load_dataset(
         root = Path(source).resolve().parent
     graphs, ys, rows, names, errors = [], [], [], [], []
     frame, n = table.frame, len(table.frame)
+    checked = {}  # row index -> (target values, bad cells), for rows to featurize
     for i in range(n):
-        if stop is not None and stop():
-            raise Cancelled("stopped while reading the data")
-        row, g = i + 1, None
-        if roles is not None and roles[i] == "test":
-            held_out += 1
-            continue
-        if roles is not None and roles[i] not in ("train", "val"):
-            errors.append(RowError(row, split_col, roles[i]))
+        if roles is not None and roles[i] != "train" and roles[i] != "val":
             continue
         if i in table.record_errors:  # an unreadable SDF record has no fields to check
-            errors.append(RowError(row, "structure", table.record_errors[i]))
-            values, bad = [], [("structure", "")]
+            checked[i] = [], [("structure", table.record_errors[i])]
         else:
-            values, bad = _targets(frame, i, cmap.targets)
+            checked[i] = _targets(frame, i, cmap.targets)
+    smiles = (
+        [str(frame.at[i, cmap.smiles]).strip() for i, (_, b) in checked.items() if not b]
+        if cmap.smiles
+        else []
+    )
+    with closing(from_smiles_many(smiles, seed, workers)) as embedded:
+        for i in range(n):
+            if stop is not None and stop():
+                raise Cancelled("stopped while reading the data")
+            row, g = i + 1, None
+            if roles is not None and roles[i] == "test":
+                held_out += 1
+                continue
+            if roles is not None and roles[i] not in ("train", "val"):
+                errors.append(RowError(row, split_col, roles[i]))
+                continue
+            values, bad = checked[i]
             errors.extend(RowError(row, c, m) for c, m in bad)
-        try:
-            g = None if bad else _graph(table, cmap, i, root, seed)
-        except _RowProblem as exc:
-            errors.append(RowError(row, exc.column, str(exc)))
-        if g is not None:
-            graphs.append(g)
-            ys.append(values)
-            rows.append(row)
-            names.append(g.name)
-            if split is not None:
-                split.append(roles[i])
-        if progress is not None:
-            progress(i + 1, n)
+            try:
+                g = None if bad else _graph(table, cmap, i, root, embedded)
+            except _RowProblem as exc:
+                errors.append(RowError(row, exc.column, str(exc)))
+            if g is not None:
+                graphs.append(g)
+                ys.append(values)
+                rows.append(row)
+                names.append(g.name)
+                if split is not None:
+                    split.append(roles[i])
+            if progress is not None:
+                progress(i + 1, n)
     if not graphs:
         shown = "; ".join(f"row {e.row} [{e.column}]: {e.message}" for e in errors[:5])
         more = "; ..." if len(errors) > 5 else ""
@@ -309,19 +324,22 @@ def _targets(frame, i: int, targets: Sequence[str]) -> tuple[list[float], list[t
     return values, bad
 
 
-def _graph(table: Table, cmap: ColumnMap, i: int, root, seed: int) -> GraphInput:
+def _graph(table: Table, cmap: ColumnMap, i: int, root, embedded: Iterator) -> GraphInput:
     """Molecules are featurized with atom types indexed in `ORGANIC` (QM9's five first);
-    `pamnet.finetune.elements` maps them onto the model's own element table."""
+    `pamnet.finetune.elements` maps them onto the model's own element table.
+    embedded: the structures of the SMILES rows, this one next (`from_smiles_many`)."""
     from pamnet.featurize import ORGANIC, complex_input, molecule_input
-    from pamnet.io import from_smiles, read_one
+    from pamnet.io import read_one
 
     try:
         if table.kind == "sdf":
             return molecule_input(table.structures[i], elements=ORGANIC)
         if cmap.smiles:
-            smi = str(table.frame.at[i, cmap.smiles]).strip()
             column = cmap.smiles
-            return molecule_input(from_smiles(smi, seed=seed), elements=ORGANIC)
+            built = next(embedded)
+            if isinstance(built, str):
+                raise _RowProblem(column, built)
+            return molecule_input(built, elements=ORGANIC)
         column = cmap.protein
         protein = read_one(_path(table.frame.at[i, cmap.protein], root, cmap.protein))
         lig = str(table.frame.at[i, cmap.ligand]).strip() if cmap.ligand else ""

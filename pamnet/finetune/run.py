@@ -93,6 +93,7 @@ def prepare_data(
         progress=progress,
         stop=stop,
         split_col=config.split_col,
+        workers=torch.get_num_threads(),  # the cores this job was given (--threads)
     )
     held = f", {data.held_out} test rows held out" if data.held_out else ""
     log(f"data: {len(data.graphs)} of {data.n_rows} rows usable, {len(data.errors)} errors{held}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 from rdkit import Chem
 
 from pamnet.errors import SmilesError, StructureError
@@ -42,6 +44,42 @@ def from_smiles(
         geometry=geometry,
         properties={"input_smiles": text},
     )
+
+
+def _built(job: tuple[str, int]) -> Structure | str:
+    """`from_smiles(smiles, seed)`, or the message of the PamnetError it raised."""
+    from pamnet.errors import PamnetError
+
+    try:
+        return from_smiles(job[0], seed=job[1])
+    except PamnetError as exc:
+        return str(exc)
+
+
+MIN_PARALLEL = 16  # fewer SMILES than this are built in this process: a pool costs more
+
+
+def from_smiles_many(
+    smiles: Sequence[str], seed: int = 0, workers: int = 1
+) -> Iterator[Structure | str]:
+    """`from_smiles` of each SMILES, in order; where one cannot be built, the message
+    saying why takes its place. workers > 1 (and at least `MIN_PARALLEL` SMILES): built
+    ahead in that many forked processes, which run RDKit only; a seeded embedding gives
+    the same geometry in any process. Close the iterator (`contextlib.closing`) to stop
+    the workers early."""
+    import multiprocessing as mp
+
+    jobs = [(text, seed) for text in smiles]
+    if workers < 2 or len(jobs) < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
+        yield from map(_built, jobs)
+        return
+    # fork, not spawn: spawn re-runs the caller's __main__ (a notebook or stdin cannot)
+    pool = mp.get_context("fork").Pool(min(workers, len(jobs)))
+    try:
+        yield from pool.imap(_built, jobs, chunksize=4)
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def _parse(smiles: str) -> tuple[str, Chem.Mol]:
