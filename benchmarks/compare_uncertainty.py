@@ -3,7 +3,7 @@
     python -m venv --system-site-packages /path/cp && /path/cp/bin/pip install chemprop
     python benchmarks/compare_uncertainty.py --data FreeSolv/database.txt \\
         --chemprop-venv /path/cp --out runs/compare_uncertainty [--threads 1] \\
-        [--pamnet-epochs 10] [--split-seeds 0 1 2]
+        [--pamnet-epochs 10] [--pamnet-batch-size 32] [--split-seeds 0 1 2]
 
 One split for both (`benchmarks/freesolv.py`: random 80/10/10, seed 0; with
 --split-seeds, one run of both tools per seed and the mean ± sd over them), one CSV
@@ -88,13 +88,16 @@ def chemprop_intervals(table: pd.DataFrame, method: str) -> tuple[np.ndarray, ..
     return pred, pred - half, pred + half
 
 
-def pamnet(split_csv: Path, test: Path, out: Path, threads: int, epochs: int) -> dict:
+def pamnet(
+    split_csv: Path, test: Path, out: Path, threads: int, epochs: int, batch_size: int | None
+) -> dict:
     env = {"PAMNET_DATA_DIR": str(out / "pamnet_data")}
     ckpt = out / "pamnet_freesolv.pt"
     train_s = _run([sys.executable, "-m", "pamnet", "finetune", "--data", str(split_csv),
                     "--target", "expt", "--smiles-col", "smiles", "--split-col", "split",
                     "--base", "qm9_pamnet_mmff", "-o", str(ckpt), "--epochs", str(epochs),
-                    "--threads", str(threads)], env)  # fmt: skip
+                    "--threads", str(threads),
+                    *(["--batch-size", str(batch_size)] if batch_size else [])], env)  # fmt: skip
     preds = out / "pamnet_test.json"
     predict_s = _run([sys.executable, "-m", "pamnet", "predict", str(test), "--smiles-col",
                       "smiles", "--name-col", "name", "--checkpoint", str(ckpt), "--format",
@@ -129,7 +132,7 @@ def one_split(args, seed: int, out: Path) -> dict:
           f"{dict(df.split.value_counts())}", flush=True)  # fmt: skip
 
     cp = chemprop(args.chemprop_venv, split_csv, val, test, out, args.threads)
-    pm = pamnet(split_csv, test, out, args.threads, args.pamnet_epochs)
+    pm = pamnet(split_csv, test, out, args.threads, args.pamnet_epochs, args.pamnet_batch_size)
     recs = pm["records"]
     pm_ok = np.array(["expt" in (r.get("intervals") or {}) for r in recs])
     pm_pred = np.array([(r.get("predictions") or {}).get("expt", np.nan) for r in recs], float)
@@ -180,6 +183,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "compare_uncertainty")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--pamnet-epochs", type=int, default=30)
+    ap.add_argument("--pamnet-batch-size", type=int, default=None, help="default: finetune's")
     ap.add_argument("--split-seeds", type=int, nargs="+", default=[freesolv.SPLIT_SEED],
                     help="one run of both tools per random split (default: the documented one)")  # fmt: skip
     args = ap.parse_args()

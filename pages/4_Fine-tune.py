@@ -113,10 +113,12 @@ def options_ui(cmap: finetune.ColumnMap, upload_name: str) -> dict | None:
         )
     with st.expander("Training options"):
         c1, c2, c3 = st.columns(3)
-        epochs = c1.number_input("Epochs", 1, 10_000, 30, key="ft.epochs")
-        lr = c2.number_input("Learning rate", 1e-6, 1.0, 5e-4, format="%.0e", key="ft.lr")
-        batch = c3.number_input("Batch size", 1, 4096, 16, key="ft.batch")
-        val = c1.number_input("Validation fraction", 0.0, 0.9, 0.1, 0.05, key="ft.val")
+        default = finetune.FinetuneConfig.default
+        epochs = c1.number_input("Epochs", 1, 10_000, default("epochs"), key="ft.epochs")
+        lr = c2.number_input("Learning rate", 1e-6, 1.0, default("lr"), format="%.0e", key="ft.lr")
+        batch = c3.number_input("Batch size", 1, 4096, default("batch_size"), key="ft.batch")
+        val_default = default("val_fraction")
+        val = c1.number_input("Validation fraction", 0.0, 0.9, val_default, 0.05, key="ft.val")
         seed = c2.number_input("Split seed", 0, 10**6, 0, key="ft.split_seed")
         patience = c3.number_input(
             "Early stop after (epochs, 0 = off)", 0, 1000, 0, key="ft.patience"

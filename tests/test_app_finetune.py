@@ -77,6 +77,15 @@ def test_start_submits_a_job_and_the_controls_work(at, launched):
     (job,) = jobs.JobStore().list()
     assert launched == [job.id] and job.name == "data-solubility"
     assert job.params["epochs"] == 2 and job.params["base"] == "tiny"
+    # the options left alone are FinetuneConfig's defaults, the CLI's too
+    from pamnet.cli import build_parser
+    from pamnet.commands.finetune import config_from_args
+    from pamnet.finetune import FinetuneConfig
+
+    cli = config_from_args(build_parser().parse_args(["finetune", "--data", "x", "--target", "y"]))
+    for name in ("lr", "batch_size", "val_fraction"):
+        assert job.params[name] == getattr(cli, name) == FinetuneConfig.default(name), name
+    assert cli.epochs == FinetuneConfig.default("epochs") == 30
     assert job.params["units"] == {"solubility": "log mol/L"}
     assert (job.folder / "input" / "data.csv").read_bytes() == CSV
     assert at.selectbox(key="ft.job").value == job.id

@@ -53,10 +53,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("-o", "--output", default=None, help="checkpoint path (default: user folder)")
     p.add_argument("--name", default=None, help="checkpoint name (default: data stem + targets)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--batch-size", type=int, default=16, help="per process under torchrun")
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    # defaults: FinetuneConfig's (not imported here: it imports torch)
+    p.add_argument("--epochs", type=int, default=None, help="default 30")
+    p.add_argument("--lr", type=float, default=None, help="default 5e-4")
+    p.add_argument("--batch-size", type=int, default=None, help="default 32; per process")
+    p.add_argument("--val-fraction", type=float, default=None, help="default 0.1")
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument(
         "--split-col",
@@ -115,7 +116,9 @@ def parse_units(items: list[str]) -> dict[str, str]:
 def config_from_args(args: argparse.Namespace):
     from pamnet.finetune import FinetuneConfig
 
+    given = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "val_fraction")}
     return FinetuneConfig(
+        **{k: v for k, v in given.items() if v is not None},
         data=str(Path(args.data).resolve()),
         targets=tuple(args.target),
         smiles_col=args.smiles_col,
@@ -124,10 +127,6 @@ def config_from_args(args: argparse.Namespace):
         base=args.base,
         name=args.name,
         output=str(Path(args.output).resolve()) if args.output else None,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        val_fraction=args.val_fraction,
         split_seed=args.split_seed,
         split_col=args.split_col,
         patience=args.patience,

@@ -9,10 +9,12 @@ where the Predict page lists them. Under `torchrun` the trainer runs DDP as is.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -130,6 +132,9 @@ def run(
         out_dir = Path(tempfile.mkdtemp(prefix="pamnet-finetune-"))
     out_dir = Path(out_dir)
     stop = stop or (lambda: False)
+    # torch.optim imports torch._dynamo (1.3 s) on the first optimizer: in a thread, it
+    # overlaps the featurizing, whose SMILES embedding waits on worker processes
+    threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
     data = prepare_data(config, out_dir, log, stop)
     train_idx, val_idx = split_indices(
         len(data.graphs), config.val_fraction, config.split_seed, data.split
