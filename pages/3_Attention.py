@@ -181,14 +181,16 @@ def _stop_ig() -> None:
 
 
 def _request_ig(tolerance: float | None) -> None:
-    """IG of the chosen target: exactly the slider's steps (None), or doubled to `tolerance`."""
-    st.session_state["attention.ig_request"] = (ig_base, tolerance)
+    """IG of the chosen target: the slider's steps (None), or doubled to `tolerance`; bound
+    below to the run it starts (a click on a button left from the last molecule is for this)."""
+    st.session_state["attention.ig_request"] = (None, tolerance)
 
 
-# Requests are (ig_base, tolerance); a finished one's result, (ig_base, tolerance,
-# explanation), is kept in the session and the whole page shows it (atom table, bars).
-# A new request runs in the Integrated Gradients section below, by its button, then reruns.
+# Requests are (ig_base, tolerance); a finished one's result, (ig_base, tolerance, explanation),
+# is kept in the session and the whole page shows it. New ones run by the IG button, then rerun.
 ig_request = st.session_state.get("attention.ig_request")
+if ig_request is not None and ig_request[0] is None:
+    ig_request = st.session_state["attention.ig_request"] = (ig_base, ig_request[1])
 done = st.session_state.get("attention.ig_result")
 if done is not None and done[0] != ig_base:
     done = None  # another structure, checkpoint, target or step count

@@ -105,6 +105,21 @@ def test_integrated_gradients(at):
         assert max(steps) > 10 and not [b for b in at.button if b.label.startswith("Refine")]
 
 
+
+def test_ig_clicked_before_the_new_molecule_finished_drawing_explains_it(at):
+    """A click on the IG button that the browser still shows from the previous molecule
+    (the new one's page not drawn that far yet) reached the server with the old
+    molecule's request and did nothing. Here the SMILES and the click arrive together:
+    IG is computed for the molecule the page now shows."""
+    at.slider(key="attention.ig_steps").set_value(10)
+    at.text_input(key="attention.smiles").input("CCO")
+    at = next(b for b in at.button if b.label == "Compute Integrated Gradients").click().run()
+    assert not at.exception and not at.error
+    notes = [e.value for e in [*at.caption, *at.warning] if e.value.startswith("Baseline:")]
+    assert len(notes) == 2, "no IG charts after the click"
+    atoms = at.dataframe[-1].value
+    assert len(atoms) == 9 and "IG atoms homo [eV]" in atoms.columns  # CCO: 9 atoms
+
 def test_integrated_gradients_work_and_fail_by_their_button(at, monkeypatch):
     """IG runs (progress, Stop, errors) inside its own section, by the button that started
     it: at the top of the page they were off-screen after a click at the bottom."""
