@@ -27,6 +27,7 @@ from pamnet.prediction import (  # noqa: F401 - re-exported: pamnet.predict's pu
     split_error,
     to_frame,
     to_sdf,
+    untrained,
     with_error,
 )
 from pamnet.targets import NONNEGATIVE, impossible
@@ -103,26 +104,30 @@ class Predictor:
         structure = from_smiles(item) if isinstance(item, str) else item
         return self._prepare_structure(structure, item, **featurize_kw)
 
+    def _conformer_smiles(self, item: Item, conformers: int) -> tuple[str, str] | None:
+        """(SMILES, name) where `prepare_all` builds conformers from a SMILES, else None."""
+        from pamnet.io.smiles import smiles_source
+
+        if conformers <= 1 or self.task != "molecule":
+            return None
+        return smiles_source(item)
+
     def prepare_all(
-        self, item: Item, conformers: int | None = None, **featurize_kw
+        self, item: Item, conformers: int | None = None, built=None, **featurize_kw
     ) -> list[tuple[GraphInput, list[str], object]]:
         """`prepare` for each conformer of an item: one, or for a SMILES (a string, or a
         structure built from one) with `conformers` > 1 (default: the predictor's), each
-        of its conformers."""
+        of its conformers; built: those conformers (or their error), from `conformers_many`."""
         conformers = self.conformers if conformers is None else conformers
-        from pamnet.io import Record
         from pamnet.io.smiles import conformers_from_smiles
 
-        if isinstance(item, Record):
-            item = item.unwrap()
-        smiles = item if isinstance(item, str) else None
-        props = getattr(item, "properties", None) or {}
-        if smiles is None and "input_smiles" in props:
-            smiles = props["input_smiles"]  # a .smi line: built from its SMILES
-        if conformers <= 1 or smiles is None or self.task != "molecule":
+        wanted = self._conformer_smiles(item, conformers)
+        if wanted is None:
             return [self.prepare(item, **featurize_kw)]
-        name = item if isinstance(item, str) else item.name
-        found = conformers_from_smiles(smiles, conformers, name=name)
+        if isinstance(built, str):
+            raise PamnetError(built)
+        item = item.unwrap() if hasattr(item, "unwrap") else item  # a Record
+        found = built or conformers_from_smiles(wanted[0], conformers, name=wanted[1])
         if not isinstance(item, str):
             for s in found:
                 s.source, s.warnings = item.source, list(item.warnings)
@@ -150,7 +155,7 @@ class Predictor:
         allowed = self.loaded.metadata.get("target_elements") or {}
         if not allowed or row.structure is None:
             return
-        hidden, note = _untrained(allowed, row.targets, row.structure.elements)
+        hidden, note = untrained(allowed, row.targets, row.structure.elements)
         for t in hidden:
             row.values[t] = float("nan")
             row.intervals.pop(t, None)
@@ -220,6 +225,8 @@ class Predictor:
         Stale targets (`checkpoint.stale_targets`: heads kept from a fine-tune's base
         whose layers it retrained) are left out. level, conformers: this call's, instead
         of the predictor's."""
+        from pamnet.io.smiles import conformers_many
+
         if level is not None:
             check_level(level)
         level = self.level if level is None else level
@@ -230,10 +237,16 @@ class Predictor:
         cal = lm.calibration
         results = PredictionSet()
         ready: list[tuple[int, GraphInput]] = []  # (row, input), one per conformer
-        for item in items:
+        wanted = [self._conformer_smiles(item, conformers) for item in items]
+        todo = [w for w in wanted if w is not None]
+        # SMILES conformers built ahead, in as many processes as this job's torch threads
+        ahead = conformers_many([w[0] for w in todo], conformers, [w[1] for w in todo],
+                                torch.get_num_threads())  # fmt: skip
+        for item, w in zip(items, wanted):
             name = getattr(item, "name", None) or (item if isinstance(item, str) else "")
             try:
-                prepared = self.prepare_all(item, conformers, **featurize_kw)
+                built = next(ahead) if w is not None else None
+                prepared = self.prepare_all(item, conformers, built, **featurize_kw)
                 inp, warnings, structure = prepared[0]
                 row = Prediction(
                     str(inp.name or name),
@@ -249,6 +262,7 @@ class Predictor:
             except PamnetError as exc:
                 row = Prediction(str(name), 0, targets, lm.units, error=str(exc))
             results.append(row)
+        ahead.close()
         rows_done = {i for i, r in enumerate(results) if not r.ok}
         if progress:
             progress(len(rows_done), len(results))
@@ -331,20 +345,6 @@ class Predictor:
             low = max(v - hw, 0.0) if t in NONNEGATIVE else v - hw
             row.errors[t] = hw
             row.intervals[t] = (low, v + hw)
-
-
-def _untrained(allowed: dict, targets, elements) -> tuple[list[str], str]:
-    """Targets whose heads never met some of `elements`, and the note saying so."""
-    present = set(elements)
-    hidden = [t for t in targets if t in allowed and not present <= set(allowed[t])]
-    if not hidden:
-        return [], ""
-    known = allowed[hidden[0]]
-    extra = ", ".join(sorted(present - set(known)))
-    return hidden, (
-        f"not predicted: {', '.join(hidden)}; those heads were trained on molecules of "
-        f"{', '.join(known)} only, and this one has {extra}"
-    )
 
 
 def predict(

@@ -158,3 +158,17 @@ def to_sdf(predictions: list[Prediction]) -> str:
         for p in kept
     ]
     return write_sdf([p.structure for p in kept], predictions=props)
+
+
+def untrained(allowed: dict, targets, elements) -> tuple[list[str], str]:
+    """Targets whose heads never met some of `elements`, and the note saying so."""
+    present = set(elements)
+    hidden = [t for t in targets if t in allowed and not present <= set(allowed[t])]
+    if not hidden:
+        return [], ""
+    known = allowed[hidden[0]]
+    extra = ", ".join(sorted(present - set(known)))
+    return hidden, (
+        f"not predicted: {', '.join(hidden)}; those heads were trained on molecules of "
+        f"{', '.join(known)} only, and this one has {extra}"
+    )

@@ -66,6 +66,38 @@ def test_batched_equals_single(tiny_registry):
         assert a.values == pytest.approx(b.values, abs=1e-5)
 
 
+def test_conformers_built_in_worker_processes_give_the_same_rows(tiny_registry, monkeypatch):
+    """Two torch threads: SMILES conformers are built ahead in two processes (at least
+    MIN_PARALLEL SMILES). Same values, same conformer counts, the same failed rows."""
+    from pamnet.io import smiles as smiles_io
+
+    pred = Predictor.from_name("tiny", "cpu", conformers=3)
+    items = ["C" * k for k in range(1, 9)] + ["CCO", "not a smiles((", "CCS"]
+    items += ["CC(=O)O", "OCCO", "CCN", "C1CCCCC1", "CC(C)O", "NCC(=O)O", "c1ccccc1"]
+    assert len(items) - 2 >= smiles_io.MIN_PARALLEL
+    pools = []
+    real = smiles_io._in_order
+
+    def counted(fn, jobs, workers):
+        pools.append(workers)
+        return real(fn, jobs, workers)
+
+    monkeypatch.setattr(smiles_io, "_in_order", counted)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = pred.predict(items)
+        torch.set_num_threads(2)
+        two = pred.predict(items)
+    finally:
+        torch.set_num_threads(before)
+    assert pools == [1, 2]
+    assert [r.ok for r in two] == [r.ok for r in one] == [i not in (9, 10) for i in range(len(items))]
+    assert [r.error for r in two] == [r.error for r in one]
+    for a, b in zip(one, two):
+        assert a.conformers == b.conformers and a.values == pytest.approx(b.values, abs=1e-6)
+
+
 def test_cli_predict_json_csv_sdf(tiny_registry, tmp_path, capsys):
     xyz = tmp_path / "w.xyz"
     xyz.write_text("3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n")

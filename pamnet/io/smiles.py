@@ -46,6 +46,21 @@ def from_smiles(
     )
 
 
+def smiles_source(item) -> tuple[str, str] | None:
+    """(SMILES, name) of an item built from a SMILES: a string, or a structure (or a
+    Record of one) whose properties hold its 'input_smiles' (a .smi line); else None."""
+    from pamnet.errors import PamnetError
+
+    try:
+        item = item.unwrap() if hasattr(item, "unwrap") else item  # a Record
+    except PamnetError:
+        return None  # a failed record
+    if isinstance(item, str):
+        return item, item
+    smiles = (getattr(item, "properties", None) or {}).get("input_smiles")
+    return None if smiles is None else (smiles, item.name)
+
+
 def _built(job: tuple[str, int]) -> Structure | str:
     """`from_smiles(smiles, seed)`, or the message of the PamnetError it raised."""
     from pamnet.errors import PamnetError
@@ -56,30 +71,52 @@ def _built(job: tuple[str, int]) -> Structure | str:
         return str(exc)
 
 
+def _conformers_built(job: tuple[str, int, str | None]) -> list[Structure] | str:
+    """`conformers_from_smiles(smiles, k, name=name)`, or its error's message."""
+    from pamnet.errors import PamnetError
+
+    try:
+        return conformers_from_smiles(job[0], job[1], name=job[2])
+    except PamnetError as exc:
+        return str(exc)
+
+
 MIN_PARALLEL = 16  # fewer SMILES than this are built in this process: a pool costs more
+
+
+def _in_order(fn, jobs: list, workers: int) -> Iterator:
+    """fn(job) for each job, in order: here, or with workers > 1 (and at least
+    `MIN_PARALLEL` jobs) in that many forked processes, which run RDKit only. A seeded
+    embedding gives the same geometry in any process. Close the iterator
+    (`contextlib.closing`) to stop the workers early."""
+    import multiprocessing as mp
+
+    if workers < 2 or len(jobs) < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
+        yield from map(fn, jobs)
+        return
+    # fork, not spawn: spawn re-runs the caller's __main__ (a notebook or stdin cannot)
+    pool = mp.get_context("fork").Pool(min(workers, len(jobs)))
+    try:
+        yield from pool.imap(fn, jobs, chunksize=4)
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def from_smiles_many(
     smiles: Sequence[str], seed: int = 0, workers: int = 1
 ) -> Iterator[Structure | str]:
     """`from_smiles` of each SMILES, in order; where one cannot be built, the message
-    saying why takes its place. workers > 1 (and at least `MIN_PARALLEL` SMILES): built
-    ahead in that many forked processes, which run RDKit only; a seeded embedding gives
-    the same geometry in any process. Close the iterator (`contextlib.closing`) to stop
-    the workers early."""
-    import multiprocessing as mp
+    saying why takes its place. workers: processes (`_in_order`)."""
+    return _in_order(_built, [(text, seed) for text in smiles], workers)
 
-    jobs = [(text, seed) for text in smiles]
-    if workers < 2 or len(jobs) < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
-        yield from map(_built, jobs)
-        return
-    # fork, not spawn: spawn re-runs the caller's __main__ (a notebook or stdin cannot)
-    pool = mp.get_context("fork").Pool(min(workers, len(jobs)))
-    try:
-        yield from pool.imap(_built, jobs, chunksize=4)
-    finally:
-        pool.terminate()
-        pool.join()
+
+def conformers_many(
+    smiles: Sequence[str], k: int, names: Sequence[str | None], workers: int = 1
+) -> Iterator[list[Structure] | str]:
+    """`conformers_from_smiles` of each SMILES (k conformers, its name), in order; an
+    error's message in place of one that cannot be built. workers: as `from_smiles_many`."""
+    return _in_order(_conformers_built, [(s, k, n) for s, n in zip(smiles, names)], workers)
 
 
 def _parse(smiles: str) -> tuple[str, Chem.Mol]:
