@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from rdkit import Chem
 
-from pamnet.errors import SmilesError, StructureError
+from pamnet.errors import PamnetError, SmilesError, StructureError
 from pamnet.io._rdkit import mol_to_structure, quiet
 from pamnet.io._text import Limits, split_lines
 from pamnet.io.embed import MAX_EMBED_ATOMS, embed_3d, embed_conformers, with_hydrogens
@@ -49,8 +49,6 @@ def from_smiles(
 def smiles_source(item) -> tuple[str, str] | None:
     """(SMILES, name) of an item built from a SMILES: a string, or a structure (or a
     Record of one) whose properties hold its 'input_smiles' (a .smi line); else None."""
-    from pamnet.errors import PamnetError
-
     try:
         item = item.unwrap() if hasattr(item, "unwrap") else item  # a Record
     except PamnetError:
@@ -63,8 +61,6 @@ def smiles_source(item) -> tuple[str, str] | None:
 
 def _built(job: tuple[str, int]) -> Structure | str:
     """`from_smiles(smiles, seed)`, or the message of the PamnetError it raised."""
-    from pamnet.errors import PamnetError
-
     try:
         return from_smiles(job[0], seed=job[1])
     except PamnetError as exc:
@@ -73,8 +69,6 @@ def _built(job: tuple[str, int]) -> Structure | str:
 
 def _conformers_built(job: tuple[str, int, str | None]) -> list[Structure] | str:
     """`conformers_from_smiles(smiles, k, name=name)`, or its error's message."""
-    from pamnet.errors import PamnetError
-
     try:
         return conformers_from_smiles(job[0], job[1], name=job[2])
     except PamnetError as exc:
@@ -88,7 +82,8 @@ def _in_order(fn, jobs: list, workers: int) -> Iterator:
     """fn(job) for each job, in order: here, or with workers > 1 (and at least
     `MIN_PARALLEL` jobs) in that many forked processes, which run RDKit only. A seeded
     embedding gives the same geometry in any process. Close the iterator
-    (`contextlib.closing`) to stop the workers early."""
+    (`contextlib.closing`) to stop the workers early. The workers import nothing: a fork
+    copies a lock another thread held (the app's), and an import there could wait forever."""
     import multiprocessing as mp
 
     if workers < 2 or len(jobs) < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
