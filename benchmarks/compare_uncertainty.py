@@ -21,6 +21,9 @@ predicts 'test', every step a whole process, timed:
   validation split calibrates the checkpoint's intervals, `pamnet.uncertainty`), then
   `pamnet predict test.csv --format json --level 0.9` (5 conformers, the default).
 
+--threads N: each tool's CPU threads (Chemprop: OMP/MKL threads; PAMNet: torch threads,
+and as many SMILES-embedding processes). --pamnet-batch-size: default `pamnet finetune`'s.
+
 Prints, per tool: test molecules predicted, RMSE and MAE (kcal/mol), the fraction of
 true values inside the 90% intervals, their mean width, and the wall time of training
 and of predicting and their sum, over the test molecules both predicted, and writes
