@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,18 +43,21 @@ from pamnet.training_types import (  # the trainer's inputs and outputs, importa
     GraphDataset,
     TrainConfig,
     TrainResult,
-    _as_tuple,
     load_state,
+    rng_state,
     save_state,
+    set_rng_state,
 )
 
 
-def masked_l1(pred: Tensor, target: Tensor) -> Tensor:
-    """Mean |pred - target| over entries where target is not NaN."""
+def masked_l1(pred: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Mean |pred - target| over entries where target is not NaN, column t times
+    weights[t] when given."""
     mask = ~torch.isnan(target)
     if not mask.any():
         return pred.sum() * 0.0
-    return (pred[mask] - target[mask]).abs().mean()
+    err = (pred[mask] - target[mask]).abs()  # masked first: no NaN reaches the gradient
+    return (err if weights is None else err * weights.expand_as(target)[mask]).mean()
 
 
 # --- the trainer --------------------------------------------------------------
@@ -102,6 +104,8 @@ class Trainer:
         self.callback, self.should_stop = callback, should_stop
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.device = distributed.init(resolve(config.device))
+        weights = config.weight_vector(self.targets)
+        self.loss_weights = None if weights is None else torch.tensor(weights, device=self.device)
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.governor = ThreadGovernor.when_useful(self.device, self.world)
         self.model = model.to(self.device)
@@ -150,7 +154,7 @@ class Trainer:
         batch = collate([self.train_set.graphs[int(i)] for i in idx]).to(self.device)
         target = to_normalized(self.train_set.y[idx].to(self.device), batch, self.normalization)
         raw = self.net(batch).prediction
-        return masked_l1(raw, target.to(raw.dtype))
+        return masked_l1(raw, target.to(raw.dtype), self.loss_weights)
 
     def validate(self) -> tuple[dict[str, float], float] | None:
         """MAE per target with the EMA weights, and the mean of MAE / std."""
@@ -321,11 +325,7 @@ class Trainer:
             "units": self.units,
             "normalization": self.normalization.to_dict() if self.normalization else None,
             "metadata": self.metadata,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "python": random.getstate(),
-            },
+            "rng": rng_state(),
         }
 
     def _save_state(self) -> None:
@@ -350,11 +350,7 @@ class Trainer:
         self.best_score = float(state["best_score"])
         self._epoch_loss = [float(state["epoch_loss"][0]), int(state["epoch_loss"][1])]
         self.history = [EpochMetrics(**m) for m in state["history"]]
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        random.setstate(_as_tuple(rng["python"]))
+        set_rng_state(state["rng"])
 
     @classmethod
     def from_state(

@@ -5,6 +5,7 @@ trainer itself is `pamnet.training.Trainer`)."""
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from torch import Tensor
 
 from pamnet.data import GraphInput
-from pamnet.errors import CheckpointError, DataError
+from pamnet.errors import CheckpointError, ConfigError, DataError
 from pamnet.paths import atomic_write
 
 STATE_FORMAT = "pamnet-studio-train/1"
@@ -38,9 +39,20 @@ class TrainConfig:
     eval_batch_size: int = 128
     seed: int = 0  # weight init (when the trainer builds the model) and batch order
     device: str = "auto"
+    # {target: w}: the loss is the mean of w_t |error_t| (normalised units); others w = 1
+    loss_weights: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def weight_vector(self, targets: list[str]) -> list[float] | None:
+        """`loss_weights` in the order of `targets` (None: all 1)."""
+        unknown = sorted(set(self.loss_weights or {}) - set(targets))
+        if unknown:
+            raise ConfigError(f"loss weights for {unknown}: not among the targets {targets}")
+        if not self.loss_weights:
+            return None
+        return [float(self.loss_weights.get(t, 1.0)) for t in targets]
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -83,6 +95,15 @@ class EpochMetrics:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def weight_vector(self, targets: list[str]) -> list[float] | None:
+        """`loss_weights` in the order of `targets` (None: all 1)."""
+        unknown = sorted(set(self.loss_weights or {}) - set(targets))
+        if unknown:
+            raise ConfigError(f"loss weights for {unknown}: not among the targets {targets}")
+        if not self.loss_weights:
+            return None
+        return [float(self.loss_weights.get(t, 1.0)) for t in targets]
+
 
 @dataclass
 class TrainResult:
@@ -98,6 +119,19 @@ class TrainResult:
 
 def _as_tuple(x):
     return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def rng_state() -> dict:
+    """The random states a resumed run continues from (torch, CUDA, Python)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "python": random.getstate()}
+
+
+def set_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    random.setstate(_as_tuple(rng["python"]))
 
 
 def save_state(path: str | os.PathLike, state: dict) -> None:

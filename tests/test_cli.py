@@ -88,3 +88,14 @@ def test_targets_lists_meanings_and_a_closed_pipe_is_not_an_error(tiny_registry)
     p.stdout.close()  # the reader (say `| head`) is gone before anything is written
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 141 and err == "", err
+
+
+def test_train_loss_weights_are_parsed_or_refused_clearly(capsys):
+    from pamnet.commands.train import loss_weights
+
+    assert loss_weights(["mu=2", " cv = 1.5"]) == {"mu": 2.0, "cv": 1.5}
+    assert loss_weights(None) is None
+    for bad in ("mu", "mu=two", "mu=-1", "=2", "mu=inf"):
+        assert main(["train", "--loss-weight", bad, "--limit-train", "1"]) == 1, bad
+        err = capsys.readouterr().err
+        assert f"--loss-weight {bad!r}: expected TARGET=W" in err, err

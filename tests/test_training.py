@@ -9,6 +9,7 @@ from torch.testing import assert_close
 from pamnet.checkpoint import Normalization, load_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import collate
+from pamnet.errors import ConfigError
 from pamnet.inference import mae, predict_graphs
 from pamnet.model import PAMNet
 from pamnet.normalize import to_normalized, to_physical
@@ -69,6 +70,28 @@ def test_masked_l1_and_mae_skip_nan():
     target = torch.tensor([[2.0, float("nan")], [3.0, 6.0]])
     assert float(masked_l1(pred, target)) == pytest.approx(1.0)
     assert mae(pred, target).tolist() == pytest.approx([0.5, 2.0])
+    # column weights: (3 * 1 + 3 * 0 + 1 * 2) / 3 valid entries
+    assert float(masked_l1(pred, target, torch.tensor([3.0, 1.0]))) == pytest.approx(5 / 3)
+
+
+def test_loss_weights_steer_the_loss_and_survive_a_resume(tmp_path):
+    data = _dataset(32)
+    batch_loss = {}
+    for name, weights in (("equal", None), ("size x3", {"size": 3.0}), ("size 0", {"size": 0})):
+        trainer = Trainer(_model(), data, NORM, TARGETS, _config(loss_weights=weights))
+        batch_loss[name] = float(trainer._batch_loss(torch.arange(16)))
+        err = (trainer.net(collate(data.graphs[:16])).prediction - to_normalized(
+            data.y[:16], collate(data.graphs[:16]), NORM).float()).abs().mean(0)  # fmt: skip
+    assert batch_loss["equal"] == pytest.approx(float(err.mean()), rel=1e-5)
+    assert batch_loss["size x3"] == pytest.approx(float((err[0] + 3 * err[1]) / 2), rel=1e-5)
+    assert batch_loss["size 0"] == pytest.approx(float(err[0] / 2), rel=1e-5)
+    trainer = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1, loss_weights={"size": 2}),
+                      out_dir=tmp_path)  # fmt: skip
+    trainer.fit()
+    resumed = Trainer.from_state(tmp_path / "state.pt", data, epochs=2)
+    assert resumed.loss_weights.tolist() == [1.0, 2.0]
+    with pytest.raises(ConfigError, match=r"loss weights for \['mu'\]: not among the targets"):
+        Trainer(_model(), data, NORM, TARGETS, _config(loss_weights={"mu": 2}))
 
 
 def test_short_training_lowers_the_loss():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from pamnet.commands._options import DEVICE, THREADS
 
@@ -67,6 +68,14 @@ def register(subparsers) -> None:
         help="with --resume: a new warm-up and schedule from the saved step (use with "
         "--schedule cosine --lr ... --epochs ...)",
     )
+    p.add_argument(
+        "--loss-weight",
+        action="append",
+        metavar="TARGET=W",
+        default=None,
+        help="weigh TARGET's error by W in the loss, the others by 1 (repeat for several, e.g. "
+        "--loss-weight mu=2 --loss-weight cv=1.5); kept on --resume unless given again",
+    )
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     p.add_argument("--save-every-minutes", type=float, default=10.0)
     p.add_argument("--limit-train", type=int, default=None, help="use the first N train molecules")
@@ -97,6 +106,26 @@ def _print_epoch(m) -> None:
     )
 
 
+def loss_weights(items: list[str] | None) -> dict[str, float] | None:
+    """{"mu": 2.0} from ["mu=2"]; a clear error for anything else."""
+    if not items:
+        return None
+    from pamnet.errors import ConfigError
+
+    weights = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            weights[name.strip()] = math.nan
+        if not name.strip() or not 0 <= weights[name.strip()] < math.inf:
+            raise ConfigError(
+                f"--loss-weight {item!r}: expected TARGET=W with W a number >= 0, e.g. mu=2"
+            )
+    return weights
+
+
 def run(args: argparse.Namespace) -> int:
 
     from pamnet import qm9_recipe
@@ -110,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     log = lambda message: print(message, flush=True)  # noqa: E731
     if args.resume:
         overrides = {"device": args.device}
+        if args.loss_weight:
+            overrides["loss_weights"] = loss_weights(args.loss_weight)
         for name in ("epochs", "max_minutes", "lr_decay", "schedule", "warmup_epochs", "lr"):
             if getattr(args, name) is not None:
                 overrides[name] = getattr(args, name)
@@ -136,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
             save_every_minutes=args.save_every_minutes,
             seed=args.seed,
             device=args.device,
+            loss_weights=loss_weights(args.loss_weight),
         )
         trainer = qm9_recipe.new_trainer(
             config,
