@@ -10,6 +10,13 @@ after every epoch: the trainer's own score, the mean over targets of MAE / the t
 standard deviation (lower is better), on the EMA weights as `pamnet train` exports them.
 Arms run one after another in this process, with the same threads.
 
+--init CHECKPOINT starts every arm from a trained model instead (its weights, targets
+and normalisation; `--lr` sets the arms' peak lr, e.g. 1e-4): that is how the loss
+weighting arms are meant to run, on a model near its goal. "behind SchNet x2" doubles
+the loss weight of each target whose validation MAE in the checkpoint's record is
+above SchNet's published test MAE (`published_test_mae` in its metadata); "mu only"
+trains the trunk for one target (the bound on what a per-target model gains there).
+
 The arms (`ARMS`) start from the recipe the first shipped models used ("first": lr
 1e-3 after a one-epoch warm-up, then x0.6 per epoch) and change one thing each: the
 schedule (x0.96 per epoch, the trainer's default; cosine to 1% after a 0.2-epoch
@@ -31,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from pamnet import qm9
+from pamnet import qm9, registry
 from pamnet.config import ModelConfig
 from pamnet.device import size_threads
 from pamnet.qm9_recipe import new_trainer
@@ -49,12 +56,41 @@ ARMS = {
     "cosine, dim 128": (COSINE, {"dim": 128}),
     "cosine, 4 blocks": (COSINE, {"n_layer": 4}),
     "cosine, batch 64": ({**COSINE, "batch_size": 64}, {}),
+    "behind SchNet x2": ({**COSINE, "loss_weights": "behind SchNet"}, {}),
+    "mu only": ({**COSINE, "loss_weights": "mu only"}, {}),
 }
 BASE_MODEL = {"dim": 64, "n_layer": 3}  # the shipped models' size
 
 
+def behind_schnet(init: str) -> dict[str, float]:
+    """Weight 2 for each target whose validation MAE (the checkpoint's training record)
+    is above SchNet's published test MAE; the others 1."""
+    meta = registry.load(init).metadata
+    val, schnet = meta["training"]["epoch_metrics"]["val_mae"], meta["published_test_mae"]["schnet"]
+    milli = {t: 1000 if qm9.UNITS[t] == "eV" else 1 for t in schnet}  # published in meV
+    return {t: 2.0 for t, ref in schnet.items() if val[t] * milli[t] > ref}
+
+
+def loss_weights(rule, init: str | None) -> dict[str, float] | None:
+    if rule == "behind SchNet":
+        if init is None:
+            raise SystemExit("the 'behind SchNet x2' arm needs --init (a trained checkpoint)")
+        return behind_schnet(init)
+    if rule == "mu only":
+        return {t: float(t == "mu") for t in qm9.TARGETS}
+    return rule
+
+
 def run_arm(name: str, args) -> dict:
     train_over, model_over = ARMS[name]
+    train_over = {
+        **train_over,
+        "loss_weights": loss_weights(train_over.get("loss_weights"), args.init),
+    }
+    if args.lr is not None:
+        train_over["lr"] = args.lr
+    if args.init and model_over:
+        raise SystemExit(f"arm {name!r} changes the model size: not with --init")
     config = TrainConfig(epochs=args.epochs, seed=0, device="cpu", **train_over)
     scores: list[float] = []
     rates: list[float] = []
@@ -69,6 +105,7 @@ def run_arm(name: str, args) -> dict:
 
     trainer = new_trainer(
         config,
+        init=args.init,
         model=ModelConfig(**{**BASE_MODEL, **model_over}),
         limit_train=args.train,
         limit_val=args.val,
@@ -81,6 +118,7 @@ def run_arm(name: str, args) -> dict:
     return {
         "arm": name,
         "train_config": train_over,
+        "init": args.init,
         "model_config": model_over,
         "params": params,
         "wall_s": time.perf_counter() - start,
@@ -99,12 +137,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    ap.add_argument("--init", default=None, help="start every arm from this checkpoint")
+    ap.add_argument("--lr", type=float, default=None, help="every arm's peak lr")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "ablate_recipe")
     args = ap.parse_args()
     size_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"{args.train} training and {args.val} validation molecules, {args.epochs} epochs, "
-          f"{torch.get_num_threads()} thread(s)", flush=True)  # fmt: skip
+          f"{torch.get_num_threads()} thread(s), from {args.init or 'scratch'}", flush=True)  # fmt: skip
     results = []
     for name in args.arms:
         results.append(run_arm(name, args))
@@ -121,6 +161,21 @@ def main() -> None:
         print(f"{r['arm']:18s} {r['params']:7d} {r['mol_per_s']:7.0f}  "
               + " ".join(f"{s:6.4f}" for s in r["scores"])
               + "  " + " ".join(f"{x:6.3f}" for x in ratios))  # fmt: skip
+    if args.init:
+        print_against_schnet(args.init, results)
+
+
+def print_against_schnet(init: str, results: list[dict]) -> None:
+    """Validation MAE / SchNet's published test MAE, the start and each arm."""
+    meta = registry.load(init).metadata
+    schnet = meta["published_test_mae"]["schnet"]
+    rows = [(f"{init} (start)", meta["training"]["epoch_metrics"]["val_mae"])]
+    rows += [(r["arm"], r["val_mae"]) for r in results]
+    print("\nval MAE / SchNet's published test MAE (< 1: better than SchNet)")
+    print(f"{'':26s}" + " ".join(f"{t:>6s}" for t in schnet))
+    for name, val in rows:
+        ratio = [val[t] * (1000 if qm9.UNITS[t] == "eV" else 1) / schnet[t] for t in schnet]
+        print(f"{name:26s}" + " ".join(f"{x:6.3f}" for x in ratio))
 
 
 if __name__ == "__main__":
