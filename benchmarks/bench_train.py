@@ -1,7 +1,7 @@
 """Training throughput (molecules/s, forward + backward + Adam step) of PAMNet on QM9.
 
     python benchmarks/bench_train.py [--threads 1] [--batch-size 32] [--steps 10] [--devices cpu cuda]
-    python benchmarks/bench_train.py --trainer [--rounds 3] [--n 640]
+    python benchmarks/bench_train.py --trainer [--rounds 3] [--n 640] [--compile]
     python benchmarks/bench_train.py --backward 18 1500 6000 [--rounds 3]
 
 --trainer: `pamnet.training.Trainer.fit` as `pamnet train` runs it (batches collated and
@@ -9,6 +9,11 @@ graphs built per step, L1 loss, clipping, Adam, schedule, EMA), one epoch over `
 molecules, the shipped size (dim 64, 3 blocks), no validation; against the same trainer
 with the step's bookkeeping as it was before (Adam's per-tensor loop, the EMA's
 per-tensor loop), alternating in the same process; molecules/s of each and the ratio.
+
+--trainer --compile: the same Trainer.fit with `TrainConfig(compile=True)` (`pamnet train
+--compile`) against it without, one trainer each, an epoch of each in turn after one
+warm-up epoch each (the compiled one's first epoch compiles; its time is printed);
+molecules/s of each epoch and the ratio.
 
 --backward: forward + backward of one random structure of each size (atoms), as a
 training step or Integrated Gradients runs it, against `baselines.sliced_layers` (the
@@ -136,6 +141,39 @@ def trainer_rates(graphs, rounds: int) -> None:
           f"(each round's ratio: {', '.join(f'{x / y:.2f}' for x, y in zip(now, before))})")  # fmt: skip
 
 
+def compile_rates(graphs, rounds: int) -> None:
+    """Molecules/s of Trainer.fit eager and compiled, epoch by epoch in turn (docstring)."""
+    from pamnet import qm9
+    from pamnet.training import Trainer
+    from pamnet.training_types import GraphDataset, TrainConfig
+
+    data = GraphDataset(graphs, torch.randn(len(graphs), 12, dtype=torch.float64))
+    norm = qm9.normalization(qm9.load(qm9.split(0)["train"][:2000]))
+
+    def trainer(compile: bool) -> Trainer:
+        torch.manual_seed(0)
+        model = PAMNet(ModelConfig(dim=64, n_layer=3, num_targets=12))
+        config = TrainConfig(epochs=rounds + 1, batch_size=32, device="cpu", compile=compile)
+        # stops after every epoch; the next fit() continues the run
+        return Trainer(model, data, norm, list(qm9.TARGETS), config, callback=lambda m: False)
+
+    eager, comp = trainer(False), trainer(True)
+    t0 = time.perf_counter()
+    comp.fit()
+    print(f"compiled: first epoch (compiling) {time.perf_counter() - t0:.0f} s", flush=True)
+    eager.fit()
+    rates: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for _ in range(rounds):
+        for name, t in (("eager", eager), ("compiled", comp)):
+            t.fit()
+            rates[name].append(t.history[-1].molecules_per_s)
+    e, c = (sorted(rates[k])[rounds // 2] for k in ("eager", "compiled"))
+    print(f"Trainer.fit, {len(graphs)} molecules, batch 32, {torch.get_num_threads()} thread(s), "
+          f"median of {rounds} epochs: eager {e:.0f} mol/s, compiled {c:.0f} mol/s, ratio "
+          f"{c / e:.2f} (each round: "
+          f"{', '.join(f'{x / y:.2f}' for x, y in zip(rates['compiled'], rates['eager']))})")  # fmt: skip
+
+
 def backward_times(sizes: list[int], rounds: int) -> None:
     """Forward + backward seconds of one structure per size, now vs sliced (docstring)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.*
@@ -169,6 +207,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--trainer", action="store_true", help="Trainer.fit, now vs before")
+    p.add_argument("--compile", action="store_true", help="--trainer: compiled vs eager")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--n", type=int, default=640, help="--trainer: molecules per epoch")
     p.add_argument("--backward", type=int, nargs="+", metavar="ATOMS", default=None,
@@ -183,7 +222,7 @@ def main() -> None:
     if args.trainer:
         graphs, what = molecules(args.n)
         print(what)
-        trainer_rates(graphs, args.rounds)
+        (compile_rates if args.compile else trainer_rates)(graphs, args.rounds)
         return
     graphs, what = molecules(args.batch_size * 8)
     print(f"{what}, batch {args.batch_size}, {args.threads} CPU thread(s)")

@@ -41,6 +41,7 @@ class TrainConfig:
     device: str = "auto"
     # {target: w}: the loss is the mean of w_t |error_t| (normalised units); others w = 1
     loss_weights: dict[str, float] | None = None
+    compile: bool = False  # torch.compile the training forward/backward (pamnet.device.compiled)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,6 +1,7 @@
 """The generic trainer: normalization round trip, loss goes down, exact resume, NaN masking."""
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -229,3 +230,29 @@ def test_ema_is_the_decayed_average_of_the_weights():
             expected[k] = d * expected[k] + (1 - d) * v if v.is_floating_point() else v.clone()
     for k, v in ema.shadow.items():
         torch.testing.assert_close(v, expected[k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not any(shutil.which(c) for c in ("g++", "c++", "clang++")), reason="no C++ compiler"
+)
+def test_compiled_training_matches_eager():
+    """`TrainConfig(compile=True)`: the same training loss and gradients as eager (float32;
+    the compiler reorders sums, so not bit for bit). One batch: compiling is slow."""
+    data, idx = _dataset(16), torch.arange(16)
+    grads = {}
+    for flag in (False, True):
+        trainer = Trainer(_model(), data, NORM, TARGETS, _config(compile=flag))
+        loss = trainer._batch_loss(idx)
+        loss.backward()
+        grads[flag] = (float(loss), [p.grad.clone() for p in trainer.model.parameters()])
+    assert grads[True][0] == pytest.approx(grads[False][0], rel=1e-5)
+    for got, want in zip(grads[True][1], grads[False][1], strict=True):
+        assert_close(got, want, atol=1e-5 * float(want.abs().max()) + 1e-7, rtol=1e-4)
+
+
+def test_compile_without_a_compiler_says_what_to_do(monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError, match="needs a C\\+\\+ compiler on PATH"):
+        Trainer(_model(), _dataset(8), NORM, TARGETS, _config(compile=True))

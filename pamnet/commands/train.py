@@ -76,6 +76,13 @@ def register(subparsers) -> None:
         help="weigh TARGET's error by W in the loss, the others by 1 (repeat for several, e.g. "
         "--loss-weight mu=2 --loss-weight cv=1.5); kept on --resume unless given again",
     )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training steps: about 1.3x the molecules/s on CPU after 0.5-3 "
+        "min of compiling; needs a C++ compiler (g++) on CPU; not kept on --resume (give it "
+        "again)",
+    )
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     p.add_argument("--save-every-minutes", type=float, default=10.0)
     p.add_argument("--limit-train", type=int, default=None, help="use the first N train molecules")
@@ -138,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         size_threads(args.threads)  # kept as given, not re-sized while training
     log = lambda message: print(message, flush=True)  # noqa: E731
     if args.resume:
-        overrides = {"device": args.device}
+        overrides = {"device": args.device, "compile": args.compile}
         if args.loss_weight:
             overrides["loss_weights"] = loss_weights(args.loss_weight)
         for name in ("epochs", "max_minutes", "lr_decay", "schedule", "warmup_epochs", "lr"):
@@ -168,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             loss_weights=loss_weights(args.loss_weight),
+            compile=args.compile,
         )
         trainer = qm9_recipe.new_trainer(
             config,
