@@ -177,17 +177,23 @@ def load_checkpoint(
         raise CheckpointError(f"{name}: weights do not fit its config: {str(exc)[:300]}") from None
     model.to(resolve_device(device)).eval()
     targets = list(obj.get("targets") or [f"target_{i}" for i in range(config.num_targets)])
+    from pamnet.heads import check_dipole_normalization
     from pamnet.uncertainty import Calibration
 
     try:
         calibration = Calibration.from_dict(obj.get("calibration"))
     except (KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{name}: its calibration is invalid: {exc}") from None
+    normalization = Normalization.from_dict(obj.get("normalization"))
+    try:  # a dipole read with a mean or atom references added would be wrong, not refused
+        check_dipole_normalization(config, normalization)
+    except ConfigError as exc:
+        raise CheckpointError(f"{name}: {exc}") from None
     return LoadedModel(
         model=model,
         targets=targets,
         units=dict(obj.get("units") or {}),
-        normalization=Normalization.from_dict(obj.get("normalization")),
+        normalization=normalization,
         metadata=dict(obj.get("metadata") or {}),
         path=name,
         calibration=calibration,

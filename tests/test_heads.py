@@ -114,6 +114,21 @@ def test_config_and_normalisation_are_checked():
     Trainer(dipole.float(), data, norm, ["a", "mu", "b"], TrainConfig(epochs=1))  # fine
 
 
+def test_a_checkpoint_with_a_wrong_dipole_normalisation_is_refused(tmp_path):
+    from pamnet.checkpoint import load_checkpoint, save_checkpoint
+    from pamnet.errors import CheckpointError
+
+    _, dipole = _pair()
+    targets, units = ["a", "mu", "b"], {"mu": "D"}
+    save_checkpoint(
+        tmp_path / "ok.pt", dipole.float(), targets, units, dipole_normalization(_norm(), K)
+    )
+    assert load_checkpoint(tmp_path / "ok.pt").model.config.dipole_target == K
+    save_checkpoint(tmp_path / "bad.pt", dipole.float(), targets, units, _norm())
+    with pytest.raises(CheckpointError, match=r"bad.pt: the dipole head's target needs .* mean 0"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
 def test_debye_conversion_constant():
     # 1 e·Å = 4.80320 D (1 D = 3.33564e-30 C·m; e = 1.602177e-19 C)
     assert DEBYE_PER_E_ANGSTROM == pytest.approx(1.602177e-19 * 1e-10 / 3.33564e-30, rel=1e-5)
