@@ -99,3 +99,11 @@ def mae(pred: Tensor, y: Tensor) -> Tensor:
     err = (pred.double() - y.double()).abs()
     mask = ~torch.isnan(err)
     return torch.where(mask, err, 0.0).sum(0) / mask.sum(0)
+
+
+def score(err: Tensor, std: list[float] | None, weights: Tensor | None = None) -> float:
+    """The trainer's validation score: the mean over targets of MAE / std, weighted by
+    `weights` when given (targets with no MAE skipped)."""
+    rel = err.double() / torch.tensor(std if std is not None else [1.0] * len(err)).double()
+    w = (weights.cpu().double() if weights is not None else torch.ones_like(rel)) * rel.isfinite()
+    return float(torch.nansum(rel * w) / w.sum())

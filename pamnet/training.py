@@ -34,7 +34,7 @@ from pamnet.device import ThreadGovernor, compiled, resolve
 from pamnet.ema import EMA
 from pamnet.errors import ConfigError, DataError
 from pamnet.heads import check_dipole_normalization
-from pamnet.inference import mae, predict_graphs
+from pamnet.inference import mae, predict_graphs, score
 from pamnet.model import PAMNet
 from pamnet.normalize import to_normalized
 from pamnet.training_types import (  # the trainer's inputs and outputs, importable here too
@@ -159,7 +159,8 @@ class Trainer:
         return masked_l1(raw, target.to(raw.dtype), self.loss_weights)
 
     def validate(self) -> tuple[dict[str, float], float] | None:
-        """MAE per target with the EMA weights, and the mean of MAE / std."""
+        """MAE per target with the EMA weights, and the mean of MAE / std (weighted by
+        `loss_weights`: the best checkpoint is the best for what the run trains)."""
         if self.val_set is None or len(self.val_set) == 0:
             return None
         with self.ema.applied(self.model):
@@ -168,9 +169,8 @@ class Trainer:
                 self.config.eval_batch_size, self.device,
             )  # fmt: skip
         err = mae(pred, self.val_set.y)
-        std = torch.tensor(self.normalization.std if self.normalization else [1.0] * len(err))
-        score = float(torch.nanmean(err / std.double()))
-        return {t: float(e) for t, e in zip(self.targets, err)}, score
+        std = self.normalization.std if self.normalization else None
+        return {t: float(e) for t, e in zip(self.targets, err)}, score(err, std, self.loss_weights)
 
     def fit(self) -> TrainResult:
         """Train until `config.epochs` are done, the budget runs out or the callback stops."""

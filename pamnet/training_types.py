@@ -39,7 +39,8 @@ class TrainConfig:
     eval_batch_size: int = 128
     seed: int = 0  # weight init (when the trainer builds the model) and batch order
     device: str = "auto"
-    # {target: w}: the loss is the mean of w_t |error_t| (normalised units); others w = 1
+    # {target: w}: the loss is the mean of w_t |error_t| (normalised units); others w = 1,
+    # or w["*"] when given (e.g. {"*": 0, "mu": 1}: one target only)
     loss_weights: dict[str, float] | None = None
     compile: bool = False  # torch.compile the training forward/backward (pamnet.device.compiled)
 
@@ -47,13 +48,15 @@ class TrainConfig:
         return asdict(self)
 
     def weight_vector(self, targets: list[str]) -> list[float] | None:
-        """`loss_weights` in the order of `targets` (None: all 1)."""
-        unknown = sorted(set(self.loss_weights or {}) - set(targets))
+        """`loss_weights` in the order of `targets`; "*" weighs the targets not named
+        (default 1). None: all 1."""
+        unknown = sorted(set(self.loss_weights or {}) - set(targets) - {"*"})
         if unknown:
             raise ConfigError(f"loss weights for {unknown}: not among the targets {targets}")
         if not self.loss_weights:
             return None
-        return [float(self.loss_weights.get(t, 1.0)) for t in targets]
+        rest = float(self.loss_weights.get("*", 1.0))
+        return [float(self.loss_weights.get(t, rest)) for t in targets]
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -97,13 +100,15 @@ class EpochMetrics:
         return asdict(self)
 
     def weight_vector(self, targets: list[str]) -> list[float] | None:
-        """`loss_weights` in the order of `targets` (None: all 1)."""
-        unknown = sorted(set(self.loss_weights or {}) - set(targets))
+        """`loss_weights` in the order of `targets`; "*" weighs the targets not named
+        (default 1). None: all 1."""
+        unknown = sorted(set(self.loss_weights or {}) - set(targets) - {"*"})
         if unknown:
             raise ConfigError(f"loss weights for {unknown}: not among the targets {targets}")
         if not self.loss_weights:
             return None
-        return [float(self.loss_weights.get(t, 1.0)) for t in targets]
+        rest = float(self.loss_weights.get("*", 1.0))
+        return [float(self.loss_weights.get(t, rest)) for t in targets]
 
 
 @dataclass

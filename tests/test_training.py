@@ -11,7 +11,7 @@ from pamnet.checkpoint import Normalization, load_checkpoint
 from pamnet.config import ModelConfig
 from pamnet.data import collate
 from pamnet.errors import ConfigError
-from pamnet.inference import mae, predict_graphs
+from pamnet.inference import mae, predict_graphs, score
 from pamnet.model import PAMNet
 from pamnet.normalize import to_normalized, to_physical
 from pamnet.testing import random_molecule
@@ -86,6 +86,11 @@ def test_loss_weights_steer_the_loss_and_survive_a_resume(tmp_path):
     assert batch_loss["equal"] == pytest.approx(float(err.mean()), rel=1e-5)
     assert batch_loss["size x3"] == pytest.approx(float((err[0] + 3 * err[1]) / 2), rel=1e-5)
     assert batch_loss["size 0"] == pytest.approx(float(err[0] / 2), rel=1e-5)
+    assert TrainConfig(loss_weights={"*": 0, "size": 1}).weight_vector(TARGETS) == [0.0, 1.0]
+    # the validation score (best.pt's criterion) is weighted the same way
+    err = torch.tensor([1.0, 2.0, float("nan")])
+    assert score(err, [1.0, 4.0, 1.0]) == pytest.approx(0.75)
+    assert score(err, [1.0, 4.0, 1.0], torch.tensor([0.0, 1.0, 5.0])) == pytest.approx(0.5)
     trainer = Trainer(_model(), data, NORM, TARGETS, _config(epochs=1, loss_weights={"size": 2}),
                       out_dir=tmp_path)  # fmt: skip
     trainer.fit()

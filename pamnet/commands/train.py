@@ -74,7 +74,8 @@ def register(subparsers) -> None:
         metavar="TARGET=W",
         default=None,
         help="weigh TARGET's error by W in the loss, the others by 1 (repeat for several, e.g. "
-        "--loss-weight mu=2 --loss-weight cv=1.5); kept on --resume unless given again",
+        "--loss-weight mu=2 --loss-weight cv=1.5; '*=0' --loss-weight mu=1 trains for mu alone); "
+        "kept on --resume unless given again",
     )
     p.add_argument(
         "--compile",
