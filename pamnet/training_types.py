@@ -56,7 +56,10 @@ class TrainConfig:
         if not self.loss_weights:
             return None
         rest = float(self.loss_weights.get("*", 1.0))
-        return [float(self.loss_weights.get(t, rest)) for t in targets]
+        weights = [float(self.loss_weights.get(t, rest)) for t in targets]
+        if not any(w > 0 for w in weights):
+            raise ConfigError(f"loss weights {self.loss_weights}: at least one target needs W > 0")
+        return weights
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -108,7 +111,10 @@ class EpochMetrics:
         if not self.loss_weights:
             return None
         rest = float(self.loss_weights.get("*", 1.0))
-        return [float(self.loss_weights.get(t, rest)) for t in targets]
+        weights = [float(self.loss_weights.get(t, rest)) for t in targets]
+        if not any(w > 0 for w in weights):
+            raise ConfigError(f"loss weights {self.loss_weights}: at least one target needs W > 0")
+        return weights
 
 
 @dataclass

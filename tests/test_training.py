@@ -87,6 +87,8 @@ def test_loss_weights_steer_the_loss_and_survive_a_resume(tmp_path):
     assert batch_loss["size x3"] == pytest.approx(float((err[0] + 3 * err[1]) / 2), rel=1e-5)
     assert batch_loss["size 0"] == pytest.approx(float(err[0] / 2), rel=1e-5)
     assert TrainConfig(loss_weights={"*": 0, "size": 1}).weight_vector(TARGETS) == [0.0, 1.0]
+    with pytest.raises(ConfigError, match="at least one target needs W > 0"):
+        TrainConfig(loss_weights={"*": 0}).weight_vector(TARGETS)
     # the validation score (best.pt's criterion) is weighted the same way
     err = torch.tensor([1.0, 2.0, float("nan")])
     assert score(err, [1.0, 4.0, 1.0]) == pytest.approx(0.75)
