@@ -59,6 +59,20 @@ class Normalization:
         return cls(d["mean"], d["std"], d["per_atom"], d.get("atom_ref"))
 
 
+def check_dipole_normalization(config: ModelConfig, norm: Normalization | None) -> None:
+    """ConfigError unless the dipole target's normalisation is as the dipole head needs
+    (`pamnet.heads`: mean 0, no atom reference, per structure)."""
+    k = config.dipole_target
+    if k is None or norm is None:
+        return
+    refs = [row[k] for row in norm.atom_ref] if norm.atom_ref is not None else [0.0]
+    if norm.mean[k] != 0 or norm.per_atom[k] or any(r != 0 for r in refs):
+        raise ConfigError(
+            "the dipole head's target needs a normalisation with mean 0, no atom reference "
+            "and per structure (pamnet.heads.dipole_normalization)"
+        )
+
+
 @dataclass
 class LoadedModel:
     """A model with what it predicts: target names, units, normalization, card."""
@@ -177,7 +191,6 @@ def load_checkpoint(
         raise CheckpointError(f"{name}: weights do not fit its config: {str(exc)[:300]}") from None
     model.to(resolve_device(device)).eval()
     targets = list(obj.get("targets") or [f"target_{i}" for i in range(config.num_targets)])
-    from pamnet.heads import check_dipole_normalization
     from pamnet.uncertainty import Calibration
 
     try:

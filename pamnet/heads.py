@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pamnet.checkpoint import Normalization
+from pamnet.checkpoint import Normalization, check_dipole_normalization
 from pamnet.config import ModelConfig
 from pamnet.errors import ConfigError
 
@@ -35,19 +35,6 @@ def dipole_normalization(norm: Normalization, k: int) -> Normalization:
     if norm.atom_ref is not None:
         atom_ref = [[0.0 if j == k else v for j, v in enumerate(row)] for row in norm.atom_ref]
     return Normalization(mean=mean, std=list(norm.std), per_atom=per_atom, atom_ref=atom_ref)
-
-
-def check_dipole_normalization(config: ModelConfig, norm: Normalization | None) -> None:
-    """ConfigError unless the dipole target's normalisation is as the head needs."""
-    k = config.dipole_target
-    if k is None or norm is None:
-        return
-    refs = [row[k] for row in norm.atom_ref] if norm.atom_ref is not None else [0.0]
-    if norm.mean[k] != 0 or norm.per_atom[k] or any(r != 0 for r in refs):
-        raise ConfigError(
-            "the dipole head's target needs a normalisation with mean 0, no atom reference "
-            "and per structure (pamnet.heads.dipole_normalization)"
-        )
 
 
 def with_dipole_head(
