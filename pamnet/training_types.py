@@ -102,20 +102,6 @@ class EpochMetrics:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def weight_vector(self, targets: list[str]) -> list[float] | None:
-        """`loss_weights` in the order of `targets`; "*" weighs the targets not named
-        (default 1). None: all 1."""
-        unknown = sorted(set(self.loss_weights or {}) - set(targets) - {"*"})
-        if unknown:
-            raise ConfigError(f"loss weights for {unknown}: not among the targets {targets}")
-        if not self.loss_weights:
-            return None
-        rest = float(self.loss_weights.get("*", 1.0))
-        weights = [float(self.loss_weights.get(t, rest)) for t in targets]
-        if not any(w > 0 for w in weights):
-            raise ConfigError(f"loss weights {self.loss_weights}: at least one target needs W > 0")
-        return weights
-
 
 @dataclass
 class TrainResult:
