@@ -99,23 +99,39 @@ def _baseline_ema_update(self, model) -> None:
                 s.copy_(v)
 
 
+def _qm9_data(graphs):
+    """(`graphs` with random targets, QM9's normalisation) for `_qm9_trainer`."""
+    from pamnet import qm9
+    from pamnet.training_types import GraphDataset
+
+    data = GraphDataset(graphs, torch.randn(len(graphs), 12, dtype=torch.float64))
+    return data, qm9.normalization(qm9.load(qm9.split(0)["train"][:2000]))
+
+
+def _qm9_trainer(data, norm, callback=None, **config):
+    """A Trainer of the shipped size (dim 64, 3 blocks, seed 0), batch 32, CPU;
+    `config`: more TrainConfig fields."""
+    from pamnet import qm9
+    from pamnet.training import Trainer
+    from pamnet.training_types import TrainConfig
+
+    torch.manual_seed(0)
+    model = PAMNet(ModelConfig(dim=64, n_layer=3, num_targets=12))
+    config = TrainConfig(batch_size=32, device="cpu", **config)
+    return Trainer(model, data, norm, list(qm9.TARGETS), config, callback=callback)
+
+
 def trainer_rates(graphs, rounds: int) -> None:
     """Molecules/s of Trainer.fit, now and as before, alternating (module docstring)."""
     from unittest import mock
 
-    from pamnet import qm9
     from pamnet.ema import EMA
-    from pamnet.training import Trainer
-    from pamnet.training_types import GraphDataset, TrainConfig
 
-    data = GraphDataset(graphs, torch.randn(len(graphs), 12, dtype=torch.float64))
-    norm = qm9.normalization(qm9.load(qm9.split(0)["train"][:2000]))
+    data, norm = _qm9_data(graphs)
 
     def fit(before: bool) -> float:
-        torch.manual_seed(0)
-        model = PAMNet(ModelConfig(dim=64, n_layer=3, num_targets=12))
-        config = TrainConfig(epochs=1, batch_size=32, device="cpu")
-        trainer = Trainer(model, data, norm, list(qm9.TARGETS), config)
+        trainer = _qm9_trainer(data, norm, epochs=1)
+        model, config = trainer.model, trainer.config
         if before:
             trainer.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)  # loop
             trainer.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -143,19 +159,11 @@ def trainer_rates(graphs, rounds: int) -> None:
 
 def compile_rates(graphs, rounds: int) -> None:
     """Molecules/s of Trainer.fit eager and compiled, epoch by epoch in turn (docstring)."""
-    from pamnet import qm9
-    from pamnet.training import Trainer
-    from pamnet.training_types import GraphDataset, TrainConfig
 
-    data = GraphDataset(graphs, torch.randn(len(graphs), 12, dtype=torch.float64))
-    norm = qm9.normalization(qm9.load(qm9.split(0)["train"][:2000]))
+    data, norm = _qm9_data(graphs)
 
-    def trainer(compile: bool) -> Trainer:
-        torch.manual_seed(0)
-        model = PAMNet(ModelConfig(dim=64, n_layer=3, num_targets=12))
-        config = TrainConfig(epochs=rounds + 1, batch_size=32, device="cpu", compile=compile)
-        # stops after every epoch; the next fit() continues the run
-        return Trainer(model, data, norm, list(qm9.TARGETS), config, callback=lambda m: False)
+    def trainer(compile: bool):  # stops after every epoch; the next fit() continues the run
+        return _qm9_trainer(data, norm, lambda m: False, epochs=rounds + 1, compile=compile)
 
     eager, comp = trainer(False), trainer(True)
     t0 = time.perf_counter()
