@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from pamnet import qm9, qm9_eval, qm9_mmff
+from pamnet import qm9, qm9_eval, qm9_mmff, specialists
 from pamnet.checkpoint import load_checkpoint, resave
 from pamnet.training import load_state
 
@@ -131,6 +131,14 @@ def main() -> None:
         "split and measure their coverage on the test split",
     )
     p.add_argument(
+        "--specialist",
+        action="append",
+        default=[],
+        metavar="TARGET=CHECKPOINT",
+        help="answer TARGET from CHECKPOINT, a `pamnet train --init` run trained for it "
+        "alone (pamnet.specialists); repeatable; with --card-only, implies --calibrate",
+    )
+    p.add_argument(
         "--benchmark",
         default=None,
         help='JSON {"size": mol/s} from benchmarks/bench_train.py on a quiet core, kept in metadata',
@@ -141,9 +149,15 @@ def main() -> None:
         args.out = args.out or HERE / "qm9_pamnet.pt"
         loaded = load_checkpoint(args.out)
         meta = {**loaded.metadata}
+        if args.specialist:
+            loaded, meta["specialists"] = _specialize(loaded, args.specialist, args.test_limit)
+            test = qm9_eval.evaluate(loaded, "test", args.test_limit, meta.get("geometry", "dft"))
+            meta["test_mae"], meta["test_n"] = test["mae"], test["n"]
+            if meta.get("geometry", "dft") == "dft":
+                meta["mmff"] = _mmff_columns(loaded, args.mmff_n)
         meta.pop("test_first200_mae", None)  # replaced by test_first_n
         meta["test_first_n"] = _first_n(loaded, args.first_n)
-        if args.calibrate:
+        if args.calibrate or args.specialist:
             meta["intervals"] = _calibrate(loaded, args.test_limit)
         if args.benchmark:
             meta["training"] = {
@@ -165,6 +179,9 @@ def main() -> None:
     chosen, scores = _select(args.run, args.select_n)
     print("selection (mean val MAE/std):", scores, "->", chosen.name, flush=True)
     loaded = load_checkpoint(chosen)
+    found = {}
+    if args.specialist:
+        loaded, found = _specialize(loaded, args.specialist, args.test_limit)
     state = load_state(args.run / "state.pt")
     log = [json.loads(line) for line in (args.run / "log.jsonl").read_text().splitlines()]
 
@@ -195,6 +212,7 @@ def main() -> None:
     meta = {
         **{k: v for k, v in loaded.metadata.items() if k != "training"},
         "geometry": geometry,
+        **({"specialists": found} if found else {}),
         "test_mae": test["mae"],
         "test_n": test["n"],
         "test_skipped": test.get("skipped", 0),
@@ -230,6 +248,24 @@ def main() -> None:
     write = card if geometry == "dft" else card_mmff
     args.out.with_suffix(".md").write_text(write(meta, loaded, size_mb, name=args.out.stem))
     print("wrote", args.out, args.out.with_suffix(".md"))
+
+
+def _specialize(loaded, wanted: list[str], test_limit: int | None):
+    """(loaded with the specialists TARGET=PATH attached, {target: card facts}): each
+    specialist's test MAE on its target, and the base model's without it."""
+    geometry = loaded.metadata.get("geometry", "dft")
+    base = qm9_eval.evaluate(loaded, "test", test_limit, geometry)["mae"]
+    found = {}
+    for item in wanted:
+        target, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--specialist {item!r}: give TARGET=CHECKPOINT")
+        spec = load_checkpoint(path)
+        alone = qm9_eval.evaluate(spec, "test", test_limit, geometry)["mae"][target]
+        loaded = specialists.attach(loaded, {target: spec})
+        found[target] = {"test_mae": alone, "base_test_mae": base[target], "source": path}
+        print(f"specialist {target}: test MAE {alone:.5g} (base model {base[target]:.5g})")
+    return loaded, found
 
 
 def _calibrate(loaded, test_limit: int | None) -> dict:
@@ -344,6 +380,14 @@ def _heads(cfg, loaded) -> str:
   atomic terms for the other targets."""
 
 
+def _weights(tc: dict) -> str:
+    w = tc.get("loss_weights")
+    if not w:
+        return "averaged over all 12 with equal weight"
+    named = ", ".join(f"{k} {v:g}" for k, v in w.items() if k != "*")
+    return f"a weighted mean over the 12 (in the last stretch: {named}, the rest {w.get('*', 1):g})"
+
+
 def _training_section(meta: dict, loaded) -> str:
     tr, cfg = meta["training"], loaded.config
     tc, minutes = tr["train_config"], tr["wall_minutes"]
@@ -352,7 +396,7 @@ def _training_section(meta: dict, loaded) -> str:
   {sum(p.numel() for p in loaded.model.parameters()):,} parameters.
 - Normalization: per-target mean/std of the training set (per atom for alpha, zpve,
   U0, U, H, G, Cv after atom references; per molecule otherwise); L1 loss on
-  normalized targets, averaged over all 12 with equal weight.{_heads(cfg, loaded)}
+  normalized targets, {_weights(tc)}.{_heads(cfg, loaded)}
 - Adam lr {tc["lr"]}, batch {tc["batch_size"]}, {tc["warmup_epochs"]} epoch linear warm-up then {_schedule(tc)},
   gradient clipping {tc["clip_norm"]}, EMA {tc["ema_decay"]} of the weights (the shipped weights),
   seed {tc["seed"]}; planned {tc["epochs"]} epochs with a {tc["max_minutes"]}-minute budget.{_history(tr)}
@@ -362,6 +406,39 @@ def _training_section(meta: dict, loaded) -> str:
 - Hardware: {tr["hardware"]}; torch {tr["torch"]}. Throughput while training:
   {tr["throughput_mol_per_s"]} molecules/s on average (forward + backward, on the shared
   machine described).{_bench(tr)}"""
+
+
+def _specialists_section(meta: dict, loaded) -> str:
+    found = meta.get("specialists") or {}
+    if not found:
+        return ""
+    lines = []
+    for t, facts in found.items():
+        sm = loaded.specialists[t].metadata
+        tr, init = sm.get("training") or {}, sm.get("init") or {}
+        tc = tr.get("train_config") or {}
+        weights = ", ".join(f"{k} {v:g}" for k, v in (tc.get("loss_weights") or {}).items())
+        lines.append(
+            f"- **{t}**: trained from this model's weights as they stood at epoch "
+            f"{init.get('epochs_done', '?')}, for {t} alone (loss weights {weights or 'equal'}), "
+            f"Adam lr {tc.get('lr')}, {tc.get('schedule')} over {tr.get('epochs_done')} epochs, "
+            f"{tr.get('elapsed_s', 0) / 60:.0f} minutes on CPU. Test MAE on {t}: "
+            f"**{_fmt(t, facts['test_mae'])}** {_unit(t)}, against "
+            f"{_fmt(t, facts['base_test_mae'])} from this model's own {t} output."
+        )
+    return f"""
+## Specialists
+{", ".join(found)} {"is" if len(found) == 1 else "are"} answered by a *specialist*: the same
+network, trained on for that target alone (`pamnet.specialists`). Twelve targets share one
+trunk here, and the sharing costs some of them accuracy. The table above gives the
+specialist's figure for {"that target" if len(found) == 1 else "those targets"}.
+{chr(10).join(lines)}
+
+Predictions, intervals (calibrated on the combined model), per-atom contributions,
+their local/non-local split and Integrated Gradients for such a target come from its
+specialist; the fusion attention shown is this model's. The specialists are stored in
+this checkpoint. Training, fine-tuning and `--init` start from this model alone.
+"""
 
 
 def card(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet") -> str:
@@ -386,7 +463,7 @@ def card(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet") -> str:
         if state_mb < 20
         else "not shipped (over 20 MB); it stays in the run folder"
     )
-    return f"""# qm9_pamnet — PAMNet, all 12 QM9 targets (a short CPU run)
+    return f"""# qm9_pamnet — PAMNet, all 12 QM9 targets (trained on CPU)
 
 **Status: {_status(meta["test_mae"])}** It was trained for {minutes:.0f} minutes
 ({epochs:.2f} epochs) on a shared 2-core CPU, mostly with one thread, while SchNet and
@@ -425,7 +502,7 @@ DFT-geometry MAE on those same {mm["n"]} molecules, and the ratio is MMFF / DFT 
 
 SchNet and DimeNet++ figures are their published QM9 test MAEs (only those quoted in the
 issue; "–" where not quoted). They used other splits and days of GPU training.
-
+{_specialists_section(meta, loaded)}
 {_intervals_section(meta)}
 {_training_section(meta, loaded)}
 

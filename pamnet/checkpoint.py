@@ -4,11 +4,13 @@ A checkpoint is a dict::
 
     {"format": "pamnet-studio/1", "model": state_dict, "config": ModelConfig dict,
      "targets": [names], "units": {target: unit}, "normalization": {...} | None,
-     "metadata": {...}, "calibration": {...} | absent}
+     "metadata": {...}, "calibration": {...} | absent,
+     "specialists": [{"target", "model", "config", "metadata"}] | absent}
 
 `calibration` (`pamnet.uncertainty.Calibration`) gives intervals and the domain.
 
 `normalization` maps model outputs to physical units (see `Normalization`).
+`specialists` (`pamnet.specialists`): targets answered by a network trained for them alone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pamnet.device import resolve as resolve_device
 from pamnet.errors import CheckpointError, ConfigError
 from pamnet.model import PAMNet
 from pamnet.paths import atomic_write
+from pamnet.specialists import Specialist, Specialized, from_payload, to_payload
 
 FORMAT = "pamnet-studio/1"
 
@@ -75,7 +78,11 @@ def check_dipole_normalization(config: ModelConfig, norm: Normalization | None) 
 
 @dataclass
 class LoadedModel:
-    """A model with what it predicts: target names, units, normalization, card."""
+    """A model with what it predicts: target names, units, normalization, card.
+
+    model: the paper's network (what training and fine-tuning start from); specialists:
+    {target: Specialist} answering some targets instead (`pamnet.specialists`);
+    `combined`: the network predictions, evaluation and explanations run."""
 
     model: PAMNet
     targets: list[str]
@@ -84,10 +91,28 @@ class LoadedModel:
     metadata: dict = field(default_factory=dict)
     path: str | None = None
     calibration: object | None = None  # pamnet.uncertainty.Calibration
+    specialists: dict[str, Specialist] = field(default_factory=dict)
+    _combined: Specialized | None = field(default=None, repr=False, compare=False)
 
     @property
     def config(self) -> ModelConfig:
         return self.model.config
+
+    @property
+    def combined(self) -> PAMNet | Specialized:
+        """`model`, or `model` with its specialists' columns (one module: `.to` moves all)."""
+        if not self.specialists:
+            return self.model
+        c = self._combined
+        if c is None or c.base is not self.model or c.names != list(self.specialists):
+            nets = {t: s.model for t, s in self.specialists.items()}
+            self._combined = Specialized(self.model, nets, self.targets)
+        return self._combined
+
+    def model_for(self, target: str) -> PAMNet:
+        """The network that answers `target`: its specialist's, else `model`."""
+        s = self.specialists.get(target)
+        return s.model if s is not None else self.model
 
     @property
     def shown_targets(self) -> list[str]:
@@ -115,8 +140,10 @@ def save_checkpoint(
     normalization: Normalization | None = None,
     metadata: dict | None = None,
     calibration=None,
+    specialists: dict[str, Specialist] | None = None,
 ) -> None:
-    """Write a checkpoint atomically; calibration: a `pamnet.uncertainty.Calibration`."""
+    """Write a checkpoint atomically; calibration: a `pamnet.uncertainty.Calibration`;
+    specialists: {target: Specialist} (`pamnet.specialists`)."""
     if len(targets) != model.config.num_targets:
         raise ConfigError(
             f"{len(targets)} target names for a model with {model.config.num_targets} outputs"
@@ -134,6 +161,11 @@ def save_checkpoint(
     }
     if calibration is not None:
         payload["calibration"] = calibration.to_dict()
+    if specialists:
+        payload["specialists"] = [
+            {**e, "metadata": json.loads(json.dumps(e["metadata"], default=_plain))}
+            for e in to_payload(specialists)
+        ]
     if isinstance(path, (str, os.PathLike)):
         atomic_write(path, lambda tmp: torch.save(payload, tmp))  # never half-written
     else:
@@ -189,8 +221,13 @@ def load_checkpoint(
         model.load_state_dict(obj["model"])
     except RuntimeError as exc:
         raise CheckpointError(f"{name}: weights do not fit its config: {str(exc)[:300]}") from None
+    specialists = from_payload(obj.get("specialists"), model, name)
+    for s in specialists.values():
+        s.model.to(resolve_device(device))
     model.to(resolve_device(device)).eval()
     targets = list(obj.get("targets") or [f"target_{i}" for i in range(config.num_targets)])
+    if any(t not in targets for t in specialists):
+        raise CheckpointError(f"{name}: a specialist answers a target the model does not have")
     from pamnet.uncertainty import Calibration
 
     try:
@@ -210,6 +247,7 @@ def load_checkpoint(
         metadata=dict(obj.get("metadata") or {}),
         path=name,
         calibration=calibration,
+        specialists=specialists,
     )
 
 
@@ -223,4 +261,5 @@ def resave(loaded: LoadedModel, path: str | os.PathLike) -> None:
         loaded.normalization,
         loaded.metadata,
         loaded.calibration,
+        loaded.specialists,
     )

@@ -74,7 +74,7 @@ class Predictor:
         self.level = level
         self.conformers = max(1, int(conformers))
         self.device = resolve(device)
-        self.model = loaded.model.to(self.device).eval()
+        self.model = loaded.combined.to(self.device).eval()
         self.max_atoms = max_atoms or MAX_ATOMS.get(self.task, MAX_ATOMS["rna"])
 
     @classmethod

@@ -52,7 +52,7 @@ def evaluate(
     y = data.y[:, cols]
     device = resolve_device(device)
     cal = loaded.calibration
-    model = loaded.model.to(device)
+    model = loaded.combined.to(device)
     norm = loaded.normalization
     if cal is not None and graphs:
         pred, lat = predict_graphs(model, graphs, norm, batch_size, device, latent=True)
@@ -119,7 +119,7 @@ def calibrate(
     from pamnet.uncertainty import calibrate as fit
 
     device = resolve_device(device)
-    model = loaded.model.to(device)
+    model = loaded.combined.to(device)
     norm = loaded.normalization
     val, _ = _split_data(loaded, "val", limit, geometry)
     seed = int(loaded.metadata.get("split", {}).get("seed", 0))

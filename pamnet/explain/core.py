@@ -285,7 +285,14 @@ def attribute(
             what = f"Integrated Gradients on {on}, {steps} steps"
             tick = lambda done, total, what=what: progress(done / total, what)  # noqa: E731
         values, f_in, f_base = integrated_gradients(
-            loaded.model, exp.input, out_k, on, steps, scale=scale, dtype=dtype, progress=tick
+            loaded.model_for(name),
+            exp.input,
+            out_k,
+            on,
+            steps,
+            scale=scale,
+            dtype=dtype,
+            progress=tick,
         )
         a = Attribution(
             on=on,
