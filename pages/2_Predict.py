@@ -75,6 +75,11 @@ with st.expander("Model card"):
     st.markdown(info.card or "This checkpoint has no model card.")
     targets = ", ".join(f"{t} [{info.units.get(t, '')}]" for t in info.targets)
     st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets}"))
+    if info.specialists:
+        st.caption(
+            ui.md(f"Answered by specialists (trained for that target alone): "
+                  f"{', '.join(info.specialists)}; the card's Specialists section says how.")
+        )  # fmt: skip
 device = "auto"
 where = f"on {cache.device_label(device)}"
 if info.geometry == "any":

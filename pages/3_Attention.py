@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from pamnet import viz
+from pamnet import specialists, viz
 from pamnet.errors import PamnetError
 from pamnet.explain.core import IG_TOLERANCE, MAX_IG_STEPS
 from pamnet.predict import split_error, with_error
@@ -149,6 +149,8 @@ scope = f"{key}:{chosen}"
 c1, c2, c3, c4 = st.columns(4)
 target = c1.selectbox("Target", exp.targets, key=f"attention.target:{scope}")
 k = exp.target_index(target)
+if target in exp.specialists:
+    st.caption(ui.md(specialists.note(target)))
 learned = False
 if exp.has_offset:
     learned = c2.toggle(

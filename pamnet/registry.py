@@ -41,6 +41,7 @@ class CheckpointInfo:
     metadata: dict = field(default_factory=dict)
     card: str = ""  # Markdown model card (the .md beside the file), if any
     calibrated: bool = False  # carries a `pamnet.uncertainty.Calibration`: intervals
+    specialists: list[str] = field(default_factory=list)  # targets `pamnet.specialists` answer
 
     @property
     def geometry(self) -> str:
@@ -61,6 +62,9 @@ def _info(path: Path, origin: str) -> CheckpointInfo:
         metadata=dict(obj.get("metadata") or {}),
         card=card_path.read_text() if card_path.is_file() else "",
         calibrated=bool(obj.get("calibration")),
+        specialists=[
+            str(e.get("target")) for e in obj.get("specialists") or [] if isinstance(e, dict)
+        ],
     )
 
 

@@ -105,7 +105,6 @@ def test_integrated_gradients(at):
         assert max(steps) > 10 and not [b for b in at.button if b.label.startswith("Refine")]
 
 
-
 def test_ig_clicked_before_the_new_molecule_finished_drawing_explains_it(at):
     """A click on the IG button that the browser still shows from the previous molecule
     (the new one's page not drawn that far yet) reached the server with the old
@@ -119,6 +118,7 @@ def test_ig_clicked_before_the_new_molecule_finished_drawing_explains_it(at):
     assert len(notes) == 2, "no IG charts after the click"
     atoms = at.dataframe[-1].value
     assert len(atoms) == 9 and "IG atoms homo [eV]" in atoms.columns  # CCO: 9 atoms
+
 
 def test_integrated_gradients_work_and_fail_by_their_button(at, monkeypatch):
     """IG runs (progress, Stop, errors) inside its own section, by the button that started
@@ -229,3 +229,20 @@ def test_large_structures_explain_with_progress_and_can_be_stopped(app, tiny_reg
     assert "Stopped before the explanation of" in at.info[0].value
     at = next(b for b in at.button if b.label == "Explain").click().run()
     assert not at.exception and not at.error and "attention.large" in at.session_state
+
+
+def test_a_target_from_a_specialist_says_so(app, tiny_registry):
+    from pamnet import specialists
+    from pamnet.checkpoint import LoadedModel, load_checkpoint, resave
+    from pamnet.testing import tiny_model
+
+    base = load_checkpoint(tiny_registry / "tiny.pt", "cpu")
+    other = LoadedModel(tiny_model(num_targets=2, seed=1), base.targets, base.units,
+                        base.normalization, {})  # fmt: skip
+    resave(specialists.attach(base, {"u0": other}), tiny_registry / "tiny.pt")
+    at = smiles(app.switch_page("pages/3_Attention.py").run())
+    target = next(s for s in at.selectbox if s.label == "Target")
+    notes = lambda page: [c.value for c in page.caption if "comes from a specialist" in c.value]  # noqa: E731
+    assert not notes(target.set_value("homo").run())
+    at = target.set_value("u0").run()
+    assert not at.exception and notes(at) and notes(at)[0].startswith("u0 comes from")

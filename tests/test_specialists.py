@@ -97,6 +97,8 @@ def test_integrated_gradients_of_a_specialist_target_explain_the_value_shown():
     assert exp.contributions[..., 1].sum() == pytest.approx(exp.values["u0"], rel=1e-9)
     plain = explain(from_smiles("CCO"), base, device="cpu")
     assert plain.values["u0"] != pytest.approx(exp.values["u0"], rel=1e-6)
+    assert exp.specialists == ["u0"] and exp.to_dict()["specialists"] == ["u0"]
+    assert plain.specialists == [] and "specialists" not in plain.to_dict()
 
 
 def test_attach_refuses_what_cannot_be_a_specialist():
@@ -135,3 +137,20 @@ def test_a_damaged_specialists_entry_is_refused_with_the_file_named(tmp_path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="does not fit the base model's config"):
         load_checkpoint(path, "cpu")
+
+
+def test_the_registry_and_the_cli_name_the_specialist_targets(tmp_path, monkeypatch, capsys):
+    from pamnet.cli import main
+    from pamnet.registry import list_checkpoints
+
+    combined = specialists.attach(_loaded(0), {"u0": _loaded(1)})
+    save_checkpoint(tmp_path / "spec.pt", combined.model, TARGETS, UNITS, NORM, {}, None,
+                    combined.specialists)  # fmt: skip
+    save_checkpoint(tmp_path / "plain.pt", combined.model, TARGETS, UNITS, NORM, {})
+    monkeypatch.setenv("PAMNET_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setenv("PAMNET_DATA_DIR", str(tmp_path / "data"))
+    found = {i.name: i.specialists for i in list_checkpoints()}
+    assert found == {"spec": ["u0"], "plain": []}
+    assert main(["checkpoints"]) == 0
+    out = capsys.readouterr().out
+    assert "homo, u0*" in out and "homo, u0\n" in out and "* answered by a specialist" in out

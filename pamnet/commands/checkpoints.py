@@ -28,6 +28,7 @@ def run(args) -> int:
                         "targets": i.targets,
                         "units": i.units,
                         "geometry": i.geometry,
+                        "specialists": i.specialists,
                     }
                     for i in infos
                 ],
@@ -39,6 +40,8 @@ def run(args) -> int:
         print(f"no checkpoints in {shipped_dir()} or {user_dir()}")
         return 0
     for i in infos:
-        targets = ", ".join(i.targets[:12])
+        targets = ", ".join(f"{t}*" if t in i.specialists else t for t in i.targets[:12])
         print(f"{i.name:28s} {i.origin:10s} {i.task:9s} {targets}")
+    if any(i.specialists for i in infos):
+        print("* answered by a specialist, a network trained for that target alone")
     return 0

@@ -207,6 +207,7 @@ def explain(
         groups=_groups(task, structure, ligand, featurize_kw.get("ligand_resname"), warnings),
         channels=out.channels.cpu().numpy()[..., cols],
         warnings=warnings,
+        specialists=[t for t in shown if t in loaded.specialists],
         input=inp,
         structure=structure,
         model=loaded,

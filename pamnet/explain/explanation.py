@@ -73,6 +73,7 @@ class Explanation:
     intervals: dict[str, list[float]] = field(default_factory=dict)  # [low, high] each
     level: float | None = None  # of those intervals
     domain: object | None = None  # `pamnet.uncertainty.Domain`
+    specialists: list[str] = field(default_factory=list)  # targets `pamnet.specialists` answer
     input: GraphInput | None = field(default=None, repr=False)
     structure: object | None = field(default=None, repr=False)
     model: object | None = field(default=None, repr=False)  # the LoadedModel it came from
@@ -292,6 +293,7 @@ class Explanation:
             "task": self.task,
             "checkpoint": self.checkpoint,
             "predictions": dict(self.values),
+            **({"specialists": list(self.specialists)} if self.specialists else {}),
             **({"level": self.level, "intervals": self.intervals} if self.intervals else {}),
             **({"domain": self.domain.to_dict()} if self.domain is not None else {}),
             "channels": records(self.channel_frame()) if self.channels is not None else None,
