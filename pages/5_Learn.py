@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from pamnet import registry, viz
+from pamnet import registry, specialists, viz
 from pamnet.errors import PamnetError
 from pamnet.session import input_key
 from pamnet.targets import short_name
@@ -225,6 +225,8 @@ with text_col:
         "through long-range ones. Compare the targets: which ones are about bonds, which "
         "about the whole molecule?"
     )
+    if target in exp.specialists:
+        st.caption(ui.md(specialists.note(target)))
     share = exp.attention[:, :, 0].mean()
     st.caption(
         f"The fusion attention behind this: the global layer gets {share:.0%} of the weight "

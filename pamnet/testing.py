@@ -235,3 +235,16 @@ def calibrate_tiny(ckpts, n: int = 300):
     lm.calibration = calibrate(pred, y, lat, sizes, bank, lm.targets, limits, "test data")
     resave(lm, ckpts / "tiny.pt")
     return lm
+
+
+def specialize_tiny(ckpts, target: str = "u0"):
+    """Give the tiny test model (`write_tiny_registry`) a specialist for `target`: another
+    tiny model, same config and normalisation (`pamnet.specialists`); returns it loaded."""
+    from pamnet import specialists
+    from pamnet.checkpoint import LoadedModel, load_checkpoint, resave
+
+    base = load_checkpoint(ckpts / "tiny.pt", "cpu")
+    other = LoadedModel(tiny_model(num_targets=2, seed=1), base.targets, base.units,
+                        base.normalization, {})  # fmt: skip
+    resave(specialists.attach(base, {target: other}), ckpts / "tiny.pt")
+    return load_checkpoint(ckpts / "tiny.pt", "cpu")

@@ -232,14 +232,9 @@ def test_large_structures_explain_with_progress_and_can_be_stopped(app, tiny_reg
 
 
 def test_a_target_from_a_specialist_says_so(app, tiny_registry):
-    from pamnet import specialists
-    from pamnet.checkpoint import LoadedModel, load_checkpoint, resave
-    from pamnet.testing import tiny_model
+    from pamnet.testing import specialize_tiny
 
-    base = load_checkpoint(tiny_registry / "tiny.pt", "cpu")
-    other = LoadedModel(tiny_model(num_targets=2, seed=1), base.targets, base.units,
-                        base.normalization, {})  # fmt: skip
-    resave(specialists.attach(base, {"u0": other}), tiny_registry / "tiny.pt")
+    specialize_tiny(tiny_registry, "u0")
     at = smiles(app.switch_page("pages/3_Attention.py").run())
     target = next(s for s in at.selectbox if s.label == "Target")
     notes = lambda page: [c.value for c in page.caption if "comes from a specialist" in c.value]  # noqa: E731

@@ -64,6 +64,17 @@ def test_another_molecule_and_cutoffs(at):
     assert not at.exception and "**u0** =" in " ".join(m.value for m in at.markdown)
 
 
+def test_a_target_from_a_specialist_says_so(at, tiny_registry):
+    from pamnet.testing import specialize_tiny
+
+    specialize_tiny(tiny_registry, "u0")
+    at = at.text_input(key="learn.smiles").input("CCO").run()  # the explanation anew
+    note = "u0 comes from a specialist"
+    assert not any(note in c.value for c in at.caption)  # homo, the first target
+    at = at.selectbox(key="learn.target").set_value("u0").run()
+    assert not at.exception and any(c.value.startswith(note) for c in at.caption)
+
+
 def test_bad_smiles_is_explained(at):
     at.text_input(key="learn.smiles").input("C1CC(").run()
     assert not at.exception
