@@ -189,13 +189,6 @@ def from_payload(entries: list[dict] | None, base: PAMNet, name: str) -> dict[st
     return out
 
 
-def describe(specialists: dict[str, Specialist]) -> str:
-    """One line for cards and `pamnet checkpoints`: which targets come from specialists."""
-    if not specialists:
-        return ""
-    return "answered by specialists (trained for that target alone): " + ", ".join(specialists)
-
-
 def note(target: str) -> str:
     """What a page says under a target a specialist answers."""
     return (
