@@ -446,8 +446,9 @@ def card(meta: dict, loaded, state_mb: float, name: str = "qm9_pamnet") -> str:
     tc = tr["train_config"]
     rows = []
     for t in qm9.TARGETS:
+        label = f"{t} (specialist)" if t in (meta.get("specialists") or {}) else t
         rows.append(
-            f"| {t} | {_unit(t)} | {_fmt(t, meta['test_mae'][t])} | "
+            f"| {label} | {_unit(t)} | {_fmt(t, meta['test_mae'][t])} | "
             f"{_fmt(t, SCHNET.get(t) / 1000 if t in MEV and t in SCHNET else SCHNET.get(t))} | "
             f"{_fmt(t, DIMENET_PP.get(t) / 1000 if t in MEV and t in DIMENET_PP else DIMENET_PP.get(t))} | "
             f"{_fmt(t, mm['mae'][t])} | {_fmt(t, mm['dft_mae_same_molecules'][t])} | "
