@@ -72,7 +72,10 @@ def _status(test_mae: dict) -> str:
     better = [t for t, r in ratio.items() if r <= 1]
     worse = {t: r for t, r in ratio.items() if r > 1}
     parts = []
-    if better:
+    if better and not worse:
+        parts.append(f"at or below SchNet's published test MAE on all {len(better)} targets "
+                     f"quoted here ({', '.join(better)})")  # fmt: skip
+    elif better:
         parts.append(f"at or below SchNet's published test MAE on {', '.join(better)}")
     if worse:
         lo, hi = min(worse.values()), max(worse.values())
