@@ -437,6 +437,11 @@ trunk here, and the sharing costs some of them accuracy. The table above gives t
 specialist's figure for {"that target" if len(found) == 1 else "those targets"}.
 {chr(10).join(lines)}
 
+Made with `pamnet train --dataset qm9 --init <this model> --loss-weight '*=0' --loss-weight
+T=1 --lr 1e-4 --warmup-epochs 0.2 --schedule cosine --epochs 8 --compile --out runs/T`
+(the same split and normalisation), then attached by `python checkpoints/make_qm9_card.py
+--run RUN --specialist T=runs/T/best.pt`, which measures both errors above.
+
 Predictions, intervals (calibrated on the combined model), per-atom contributions,
 their local/non-local split and Integrated Gradients for such a target come from its
 specialist; the fusion attention shown is this model's. The specialists are stored in
