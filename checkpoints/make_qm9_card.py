@@ -153,7 +153,8 @@ def main() -> None:
         loaded = load_checkpoint(args.out)
         meta = {**loaded.metadata}
         if args.specialist:
-            loaded, meta["specialists"] = _specialize(loaded, args.specialist, args.test_limit)
+            loaded, found = _specialize(loaded, args.specialist, args.test_limit)
+            meta["specialists"] = {**(meta.get("specialists") or {}), **found}
             test = qm9_eval.evaluate(loaded, "test", args.test_limit, meta.get("geometry", "dft"))
             meta["test_mae"], meta["test_n"] = test["mae"], test["n"]
             if meta.get("geometry", "dft") == "dft":
