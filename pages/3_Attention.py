@@ -19,14 +19,10 @@ from ui.viewer import embed, page_html
 
 DEVICE = "auto"
 VIEW_SIZE = {"width": 520, "height": 420}  # px, fits the wide layout's left column
-MAX_METRICS = 4
+MAX_METRICS = 4  # more targets than this (QM9 has 12): one table row instead of metrics
 EXAMPLE_SMILES = "CC(=O)Nc1ccc(O)cc1"  # explained until the user types a SMILES
 EXAMPLE = f"paracetamol, {EXAMPLE_SMILES}"
-TRAINED_ON = {
-    "molecule": "small molecules",
-    "complex": "protein-ligand complexes",
-    "rna": "RNA",
-}  # more targets than this (QM9 has 12): one table row instead of metrics
+TRAINED_ON = {"molecule": "small molecules", "complex": "protein-ligand complexes", "rna": "RNA"}
 
 sess = ui.page("Attention")
 st.title("Attention")
