@@ -57,7 +57,7 @@ def qm9_negatives(name: str, limit: int | None) -> dict:
     lm = load_checkpoint(resolve(name), "cpu")
     geometry = lm.metadata.get("geometry", "dft")
     data, _ = qm9_eval._split_data(lm, "test", limit, geometry)
-    pred, lat = predict_graphs(lm.model, data.graphs(), lm.normalization, latent=True)
+    pred, lat = predict_graphs(lm.combined, data.graphs(), lm.normalization, latent=True)
     neg = {t: int((pred[:, lm.targets.index(t)] < 0).sum()) for t in NONNEGATIVE}
     out = {"n": len(pred), "negative": neg}
     cal = lm.calibration

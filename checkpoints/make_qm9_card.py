@@ -157,8 +157,8 @@ def main() -> None:
             meta["specialists"] = {**(meta.get("specialists") or {}), **found}
             test = qm9_eval.evaluate(loaded, "test", args.test_limit, meta.get("geometry", "dft"))
             meta["test_mae"], meta["test_n"] = test["mae"], test["n"]
-            if meta.get("geometry", "dft") == "dft":
-                meta["mmff"] = _mmff_columns(loaded, args.mmff_n)
+        if meta.get("geometry", "dft") == "dft":
+            meta["mmff"] = _mmff_columns(loaded, args.mmff_n)
         meta.pop("test_first200_mae", None)  # replaced by test_first_n
         meta["test_first_n"] = _first_n(loaded, args.first_n)
         if args.calibrate or args.specialist:
@@ -338,7 +338,7 @@ def _dft_on_mmff_molecules(loaded, n: int | None) -> dict:
     rows = rows[:n] if n else rows
     _, kept = qm9_mmff.load_mmff(rows)
     data = qm9.load(rows)
-    pred = predict_graphs(loaded.model, data.graphs(kept), loaded.normalization)
+    pred = predict_graphs(loaded.combined, data.graphs(kept), loaded.normalization)
     err = mae(pred, data.y[kept][:, [qm9.TARGETS.index(t) for t in loaded.targets]])
     return {"mae": {t: float(e) for t, e in zip(loaded.targets, err)}, "n": len(kept)}
 
