@@ -137,9 +137,10 @@ def main() -> None:
         "--specialist",
         action="append",
         default=[],
-        metavar="TARGET=CHECKPOINT",
-        help="answer TARGET from CHECKPOINT, a `pamnet train --init` run trained for it "
-        "alone (pamnet.specialists); repeatable; with --card-only, implies --calibrate",
+        metavar="TARGET[,TARGET...]=CHECKPOINT",
+        help="answer TARGET(s) from CHECKPOINT, a `pamnet train --init` run trained for "
+        "them alone (pamnet.specialists; one network for several targets is stored once); "
+        "repeatable; with --card-only, implies --calibrate",
     )
     p.add_argument(
         "--benchmark",
@@ -261,14 +262,16 @@ def _specialize(loaded, wanted: list[str], test_limit: int | None):
     base = qm9_eval.evaluate(loaded, "test", test_limit, geometry)["mae"]
     found = {}
     for item in wanted:
-        target, sep, path = item.partition("=")
+        names, sep, path = item.partition("=")
         if not sep:
-            raise SystemExit(f"--specialist {item!r}: give TARGET=CHECKPOINT")
+            raise SystemExit(f"--specialist {item!r}: give TARGET[,TARGET...]=CHECKPOINT")
         spec = load_checkpoint(path)
-        alone = qm9_eval.evaluate(spec, "test", test_limit, geometry)["mae"][target]
-        loaded = specialists.attach(loaded, {target: spec})
-        found[target] = {"test_mae": alone, "base_test_mae": base[target], "source": path}
-        print(f"specialist {target}: test MAE {alone:.5g} (base model {base[target]:.5g})")
+        alone = qm9_eval.evaluate(spec, "test", test_limit, geometry)["mae"]
+        targets = names.split(",")
+        loaded = specialists.attach(loaded, dict.fromkeys(targets, spec))
+        for t in targets:
+            found[t] = {"test_mae": alone[t], "base_test_mae": base[t], "source": path}
+            print(f"specialist {t}: test MAE {alone[t]:.5g} (base model {base[t]:.5g})")
     return loaded, found
 
 

@@ -5,7 +5,7 @@ A checkpoint is a dict::
     {"format": "pamnet-studio/1", "model": state_dict, "config": ModelConfig dict,
      "targets": [names], "units": {target: unit}, "normalization": {...} | None,
      "metadata": {...}, "calibration": {...} | absent,
-     "specialists": [{"target", "model", "config", "metadata"}] | absent}
+     "specialists": [{"targets", "model", "config", "metadata"}] | absent}
 
 `calibration` (`pamnet.uncertainty.Calibration`) gives intervals and the domain.
 

@@ -63,7 +63,10 @@ def _info(path: Path, origin: str) -> CheckpointInfo:
         card=card_path.read_text() if card_path.is_file() else "",
         calibrated=bool(obj.get("calibration")),
         specialists=[
-            str(e.get("target")) for e in obj.get("specialists") or [] if isinstance(e, dict)
+            str(t)
+            for e in obj.get("specialists") or []
+            if isinstance(e, dict)
+            for t in e.get("targets") or []
         ],
     )
 

@@ -38,14 +38,21 @@ class Specialized(nn.Module):
     """The base model with some target columns taken from specialists.
 
     forward(batch, ...) -> PAMNetOutput, as `PAMNet.forward`; specialists: {target:
-    PAMNet} (configs equal to the base's); targets: the base's target names."""
+    PAMNet} (configs equal to the base's; one network may answer several targets, and
+    runs once); targets: the base's target names."""
 
     def __init__(self, base: PAMNet, specialists: dict[str, PAMNet], targets: list[str]):
         super().__init__()
         self.base = base
         self.names = list(specialists)
-        self.members = nn.ModuleList(specialists[t] for t in self.names)
-        self.columns = [targets.index(t) for t in self.names]
+        nets: list[PAMNet] = []
+        self.columns: list[list[int]] = []  # per member: the target columns it answers
+        for t, net in specialists.items():
+            if not any(net is m for m in nets):
+                nets.append(net)
+                self.columns.append([])
+            self.columns[next(i for i, m in enumerate(nets) if m is net)].append(targets.index(t))
+        self.members = nn.ModuleList(nets)
 
     @property
     def config(self):
@@ -76,10 +83,10 @@ class Specialized(nn.Module):
             graphs = self.task.build_graphs(batch, c.cutoff_l, c.cutoff_g)
         out = self.base(batch, return_attention, return_contributions, graphs, return_latent)
         pred, contrib, channels = out.prediction, out.contributions, out.channels
-        for k, member in zip(self.columns, self.members):
+        for cols, member in zip(self.columns, self.members):
             o = member(batch, False, return_contributions, graphs)
             take = torch.zeros(pred.shape[-1], dtype=torch.bool, device=pred.device)
-            take[k] = True  # on the last (target) dimension of every output
+            take[cols] = True  # on the last (target) dimension of every output
             pred = torch.where(take, o.prediction, pred)
             if return_contributions:
                 contrib = torch.where(take, o.contributions, contrib)
@@ -142,28 +149,39 @@ def summary(metadata: dict) -> dict:
 
 def attach(base, specialists: dict):
     """A copy of `base` (a LoadedModel) that answers each target of `specialists`
-    ({target: LoadedModel}) from that specialist; its calibration is dropped (the
-    intervals of those targets no longer fit), so calibrate it again."""
+    ({target: LoadedModel}; the same one for several targets is stored and run once)
+    from that specialist; its calibration is dropped (the intervals of those targets
+    no longer fit), so calibrate it again."""
     from dataclasses import replace
 
-    merged = dict(base.specialists)
+    merged, made = dict(base.specialists), {}
+    device = next(base.model.parameters()).device
     for target, spec in specialists.items():
         check(base, target, spec, name=spec.path or f"the {target} specialist")
-        device = next(base.model.parameters()).device
-        merged[target] = Specialist(spec.model.to(device), summary(spec.metadata))
+        if id(spec) not in made:
+            made[id(spec)] = Specialist(spec.model.to(device), summary(spec.metadata))
+        merged[target] = made[id(spec)]
     return replace(base, specialists=merged, calibration=None)
 
 
 def to_payload(specialists: dict[str, Specialist]) -> list[dict]:
-    """The checkpoint's "specialists" entry: [{target, model, config, metadata}]."""
+    """The checkpoint's "specialists" entry: [{targets, model, config, metadata}], one
+    per network (a network answering several targets is stored once)."""
+    groups: list[tuple[Specialist, list[str]]] = []
+    for t, s in specialists.items():
+        same = [g for g in groups if g[0].model is s.model]
+        if same:
+            same[0][1].append(t)
+        else:
+            groups.append((s, [t]))
     return [
         {
-            "target": t,
+            "targets": ts,
             "model": {k: v.detach().cpu() for k, v in s.model.state_dict().items()},
             "config": s.model.config.to_dict(),
             "metadata": s.metadata,
         }
-        for t, s in specialists.items()
+        for s, ts in groups
     ]
 
 
@@ -173,19 +191,22 @@ def from_payload(entries: list[dict] | None, base: PAMNet, name: str) -> dict[st
         raise CheckpointError(f"{name}: its specialists entry is not a list")
     out = {}
     for e in entries or []:
-        target = e.get("target") if isinstance(e, dict) else None
-        if not isinstance(target, str) or e.get("config") != base.config.to_dict():
+        targets = e.get("targets") if isinstance(e, dict) else None
+        ok = isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets)
+        if not ok or e.get("config") != base.config.to_dict():
             raise CheckpointError(
-                f"{name}: a specialist ({target!r}) does not fit the base model's config"
+                f"{name}: a specialist ({targets!r}) does not fit the base model's config"
             )
+        which = ", ".join(targets)
         model = PAMNet(base.config)
         try:
             model.load_state_dict(e["model"])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(
-                f"{name}: the {target} specialist's weights do not fit: {str(exc)[:300]}"
+                f"{name}: the {which} specialist's weights do not fit: {str(exc)[:300]}"
             ) from None
-        out[target] = Specialist(model.eval(), dict(e.get("metadata") or {}))
+        specialist = Specialist(model.eval(), dict(e.get("metadata") or {}))
+        out.update({t: specialist for t in targets})
     return out
 
 

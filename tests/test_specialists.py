@@ -133,7 +133,7 @@ def test_a_damaged_specialists_entry_is_refused_with_the_file_named(tmp_path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match=r"m\.pt: the u0 specialist's weights do not fit"):
         load_checkpoint(path, "cpu")
-    payload["specialists"] = [{"target": "u0"}]
+    payload["specialists"] = [{"targets": ["u0"]}]
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="does not fit the base model's config"):
         load_checkpoint(path, "cpu")
@@ -154,3 +154,18 @@ def test_the_registry_and_the_cli_name_the_specialist_targets(tmp_path, monkeypa
     assert main(["checkpoints"]) == 0
     out = capsys.readouterr().out
     assert "homo, u0*" in out and "homo, u0\n" in out and "* answered by a specialist" in out
+
+
+def test_one_specialist_for_several_targets_is_stored_and_run_once(tmp_path):
+    base, spec = _loaded(0), _loaded(1)
+    combined = specialists.attach(base, {"homo": spec, "u0": spec})
+    assert len(combined.combined.members) == 1 and combined.combined.columns == [[0, 1]]
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, combined.model, TARGETS, UNITS, NORM, {}, None, combined.specialists)
+    payload = torch.load(path, weights_only=True)
+    assert [e["targets"] for e in payload["specialists"]] == [["homo", "u0"]]
+    back = load_checkpoint(path, "cpu")
+    assert back.specialists["homo"] is back.specialists["u0"]
+    batch = _batch().to("cpu", torch.float32)
+    got = inference.run(back.combined, batch, NORM).values
+    torch.testing.assert_close(got, inference.run(spec.model, batch, NORM).values)
