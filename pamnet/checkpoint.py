@@ -103,9 +103,8 @@ class LoadedModel:
         """`model`, or `model` with its specialists' columns (one module: `.to` moves all)."""
         if not self.specialists:
             return self.model
-        c = self._combined
-        if c is None or c.base is not self.model or c.names != list(self.specialists):
-            nets = {t: s.model for t, s in self.specialists.items()}
+        c, nets = self._combined, {t: s.model for t, s in self.specialists.items()}
+        if c is None or c.base is not self.model or c.nets != nets:  # e.g. after `replace`
             self._combined = Specialized(self.model, nets, self.targets)
         return self._combined
 

@@ -44,7 +44,7 @@ class Specialized(nn.Module):
     def __init__(self, base: PAMNet, specialists: dict[str, PAMNet], targets: list[str]):
         super().__init__()
         self.base = base
-        self.names = list(specialists)
+        self.nets = dict(specialists)  # what `LoadedModel.combined` checks its cache against
         nets: list[PAMNet] = []
         self.columns: list[list[int]] = []  # per member: the target columns it answers
         for t, net in specialists.items():

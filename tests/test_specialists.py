@@ -169,3 +169,11 @@ def test_one_specialist_for_several_targets_is_stored_and_run_once(tmp_path):
     batch = _batch().to("cpu", torch.float32)
     got = inference.run(back.combined, batch, NORM).values
     torch.testing.assert_close(got, inference.run(spec.model, batch, NORM).values)
+
+
+def test_replacing_a_specialist_is_not_hidden_by_the_cached_combined_module():
+    base = _loaded(0)
+    first = specialists.attach(base, {"u0": _loaded(1)})
+    assert first.combined.members[0] is first.specialists["u0"].model  # cached, then copied
+    second = specialists.attach(first, {"u0": _loaded(2)})
+    assert second.combined.members[0] is second.specialists["u0"].model
