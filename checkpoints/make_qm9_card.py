@@ -13,6 +13,7 @@ checkpoints/state/ when it is under 20 MB.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import shutil
@@ -259,7 +260,8 @@ def _specialize(loaded, wanted: list[str], test_limit: int | None):
     """(loaded with the specialists TARGET=PATH attached, {target: card facts}): each
     specialist's test MAE on its target, and the base model's without it."""
     geometry = loaded.metadata.get("geometry", "dft")
-    base = qm9_eval.evaluate(loaded, "test", test_limit, geometry)["mae"]
+    alone_base = dataclasses.replace(loaded, specialists={}, calibration=None)  # its own outputs
+    base = qm9_eval.evaluate(alone_base, "test", test_limit, geometry)["mae"]
     found = {}
     for item in wanted:
         names, sep, path = item.partition("=")
@@ -419,32 +421,42 @@ def _specialists_section(meta: dict, loaded) -> str:
     found = meta.get("specialists") or {}
     if not found:
         return ""
+    groups: dict[int, list[str]] = {}  # one network may answer several targets
+    for t in found:
+        groups.setdefault(id(loaded.specialists[t].model), []).append(t)
     lines = []
-    for t, facts in found.items():
-        sm = loaded.specialists[t].metadata
+    for names in groups.values():
+        sm = loaded.specialists[names[0]].metadata
         tr, init = sm.get("training") or {}, sm.get("init") or {}
         tc = tr.get("train_config") or {}
         weights = ", ".join(f"{k} {v:g}" for k, v in (tc.get("loss_weights") or {}).items())
+        what = names[0] if len(names) == 1 else f"{', '.join(names)} (one network)"
+        errors = "; ".join(
+            f"{t} **{_fmt(t, found[t]['test_mae'])}** {_unit(t)} (this model's own {t} output: "
+            f"{_fmt(t, found[t]['base_test_mae'])})"
+            for t in names
+        )
         lines.append(
-            f"- **{t}**: trained from this model's weights as they stood at epoch "
-            f"{init.get('epochs_done', '?')}, for {t} alone (loss weights {weights or 'equal'}), "
-            f"Adam lr {tc.get('lr')}, {tc.get('schedule')} over {tr.get('epochs_done')} epochs, "
-            f"{tr.get('elapsed_s', 0) / 60:.0f} minutes on CPU. Test MAE on {t}: "
-            f"**{_fmt(t, facts['test_mae'])}** {_unit(t)}, against "
-            f"{_fmt(t, facts['base_test_mae'])} from this model's own {t} output."
+            f"- **{what}**: trained from this model's weights as they stood at epoch "
+            f"{init.get('epochs_done', '?')}, for {' and '.join(names)} alone (loss weights "
+            f"{weights or 'equal'}), Adam lr {tc.get('lr')}, {tc.get('schedule')} over "
+            f"{tr.get('epochs_done')} epochs, {tr.get('elapsed_s', 0) / 60:.0f} minutes on CPU. "
+            f"Test MAE: {errors}."
         )
     return f"""
 ## Specialists
 {", ".join(found)} {"is" if len(found) == 1 else "are"} answered by a *specialist*: the same
-network, trained on for that target alone (`pamnet.specialists`). Twelve targets share one
+network, trained on for that target (or a group of like targets) alone
+(`pamnet.specialists`). Twelve targets share one
 trunk here, and the sharing costs some of them accuracy. The table above gives the
 specialist's figure for {"that target" if len(found) == 1 else "those targets"}.
 {chr(10).join(lines)}
 
 Made with `pamnet train --dataset qm9 --init <this model> --loss-weight '*=0' --loss-weight
 T=1 --lr 1e-4 --warmup-epochs 0.2 --schedule cosine --epochs 8 --compile --out runs/T`
-(the same split and normalisation), then attached by `python checkpoints/make_qm9_card.py
---run RUN --specialist T=runs/T/best.pt`, which measures both errors above.
+(the same split and normalisation; a group gets `--loss-weight T=1` for each of its
+targets), then attached by `python checkpoints/make_qm9_card.py --run RUN --specialist
+T=runs/T/best.pt` (a group: `T1,T2=...`), which measures both errors above.
 
 Predictions, intervals (calibrated on the combined model), per-atom contributions,
 their local/non-local split and Integrated Gradients for such a target come from its
