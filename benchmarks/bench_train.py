@@ -3,6 +3,17 @@
     python benchmarks/bench_train.py [--threads 1] [--batch-size 32] [--steps 10] [--devices cpu cuda]
     python benchmarks/bench_train.py --trainer [--rounds 3] [--n 640] [--compile]
     python benchmarks/bench_train.py --backward 18 1500 6000 [--rounds 3]
+    python benchmarks/bench_train.py --processes [--rounds 3] [--n 2560] [--epochs 3]
+
+--processes: whole `pamnet train` processes as a user starts them, on the first `--n`
+QM9 training molecules for `--epochs` epochs, in turn, `--rounds` times: the trainer as it
+was when issue 16 was filed (`--filed`, a git worktree of that commit, torch's default
+threads), today's eager trainer (threads sized to the free cores), `--compile`, and two
+ranks under torchrun (one thread each) with the same global batch of 32 (16 per rank)
+and with 32 per rank (a global batch of 64: another recipe, printed as such). Each arm's
+molecules/s is the median over rounds of its epochs after the first (the compiled
+arms compile in the first), printed with the ratio to the filed trainer and the wall
+time of the whole process. Run it on a quiet machine: it measures the machine.
 
 --trainer: `pamnet.training.Trainer.fit` as `pamnet train` runs it (batches collated and
 graphs built per step, L1 loss, clipping, Adam, schedule, EMA), one epoch over `--n` QM9
@@ -27,6 +38,7 @@ training (forward + backward + Adam) and inference (forward only, no_grad) molec
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -209,6 +221,76 @@ def backward_times(sizes: list[int], rounds: int) -> None:
               f"now {a:.3f} s, speed-up {b / a:.2f}x")  # fmt: skip
 
 
+FILED = "371e15a"  # main when issue 16 was filed (stop 18 started from it)
+
+
+def process_rates(n: int, epochs: int, rounds: int, filed: str) -> None:
+    """Whole `pamnet train` processes: filed, eager, compiled, two ranks (docstring)."""
+    import json
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
+    old = tmp / "filed"
+    made = subprocess.run(
+        ["git", "-C", str(root), "worktree", "add", "--detach", str(old), filed],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if made.returncode != 0:
+        raise SystemExit(f"cannot check out {filed} (a full git clone is needed): {made.stderr}")
+    common = [
+        "train", "--dataset", "qm9", "--limit-train", str(n), "--limit-val", "64",
+        "--epochs", str(epochs), "--lr", "1e-4", "--warmup-epochs", "0.1",
+        "--save-every-minutes", "1000",
+    ]  # fmt: skip
+    py, ddp = [sys.executable, "-m", "pamnet"], ["torchrun", "--standalone", "--nproc_per_node"]
+    arms = {
+        f"filed ({filed}), default threads": (py, [], old),
+        "now, eager": (py, [], root),
+        "now, --compile": (py, ["--compile"], root),
+        "now, 2 ranks x 16, --compile": (
+            ddp + ["2", "-m", "pamnet"], ["--compile", "--threads", "1", "--batch-size", "16"],
+            root,
+        ),
+        "2 ranks x 32 (global batch 64), --compile": (
+            ddp + ["2", "-m", "pamnet"], ["--compile", "--threads", "1"], root,
+        ),
+    }  # fmt: skip
+    rates: dict[str, list[float]] = {a: [] for a in arms}
+    walls: dict[str, list[float]] = {a: [] for a in arms}
+    try:
+        for r in range(rounds):
+            for arm, (launch, extra, cwd) in arms.items():
+                out = tmp / f"run{r}_{len(rates[arm])}_{abs(hash(arm))}"
+                env = {**os.environ, "PYTHONPATH": str(cwd)}
+                t0 = time.perf_counter()
+                done = subprocess.run(
+                    launch + common + ["--out", str(out)] + extra,
+                    cwd=cwd, env=env, capture_output=True, text=True,
+                )  # fmt: skip
+                wall = time.perf_counter() - t0
+                if done.returncode != 0:
+                    raise SystemExit(f"{arm} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+                log = [json.loads(line) for line in open(out / "log.jsonl")]
+                rates[arm].append(statistics.median(m["molecules_per_s"] for m in log[1:]))
+                walls[arm].append(wall)
+                print(f"round {r + 1}: {arm}: {rates[arm][-1]:.0f} mol/s, {wall:.0f} s wall",
+                      flush=True)  # fmt: skip
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(old)])
+        shutil.rmtree(tmp, ignore_errors=True)
+    base = statistics.median(rates[next(iter(arms))])
+    print(f"\n{n} QM9 molecules, {epochs} epochs per process, {os.cpu_count()} CPUs, "
+          f"median of {rounds} processes (epochs after the first):")  # fmt: skip
+    for arm in arms:
+        rate = statistics.median(rates[arm])
+        print(f"  {arm:44s} {rate:5.0f} mol/s  x{rate / base:.2f} the filed trainer  "
+              f"(process {statistics.median(walls[arm]):.0f} s)")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
@@ -217,18 +299,26 @@ def main() -> None:
     p.add_argument("--trainer", action="store_true", help="Trainer.fit, now vs before")
     p.add_argument("--compile", action="store_true", help="--trainer: compiled vs eager")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--n", type=int, default=640, help="--trainer: molecules per epoch")
+    p.add_argument("--processes", action="store_true", help="whole pamnet train processes")
+    p.add_argument("--epochs", type=int, default=3, help="--processes: epochs per process")
+    p.add_argument("--filed", default=FILED, help="--processes: the baseline's commit")
+    p.add_argument("--n", type=int, default=None,
+                   help="--trainer: molecules per epoch (640); --processes: training molecules "
+                   "(2560)")  # fmt: skip
     p.add_argument("--backward", type=int, nargs="+", metavar="ATOMS", default=None,
                    help="forward + backward of one structure per size, now vs sliced")  # fmt: skip
     p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None,
                    help="default: cpu, and cuda when present")  # fmt: skip
     args = p.parse_args()
+    if args.processes:
+        process_rates(args.n or 2560, args.epochs, args.rounds, args.filed)
+        return
     torch.set_num_threads(args.threads)
     if args.backward:
         backward_times(args.backward, args.rounds)
         return
     if args.trainer:
-        graphs, what = molecules(args.n)
+        graphs, what = molecules(args.n or 640)
         print(what)
         (compile_rates if args.compile else trainer_rates)(graphs, args.rounds)
         return
