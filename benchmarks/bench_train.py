@@ -8,12 +8,14 @@
 --processes: whole `pamnet train` processes as a user starts them, on the first `--n`
 QM9 training molecules for `--epochs` epochs, in turn, `--rounds` times: the trainer as it
 was when issue 16 was filed (`--filed`, a git worktree of that commit, torch's default
-threads), today's eager trainer (threads sized to the free cores), `--compile`, and two
-ranks under torchrun (one thread each) with the same global batch of 32 (16 per rank)
-and with 32 per rank (a global batch of 64: another recipe, printed as such). Each arm's
+threads), today's eager trainer (threads sized to the free cores), `--compile`, and
+`--processes 2 --compile` (two torchrun ranks of one thread, 16 molecules each of every
+batch of 32: the same updates), and with a batch of 64 (another recipe, printed as such). Each arm's
 molecules/s is the median over rounds of its epochs after the first (the compiled
 arms compile in the first), printed with the ratio to the filed trainer and the wall
 time of the whole process. Run it on a quiet machine: it measures the machine.
+`--beside K` keeps K other processes busy (one core each) throughout, as a second job
+would: how the trainers share a machine.
 
 --trainer: `pamnet.training.Trainer.fit` as `pamnet train` runs it (batches collated and
 graphs built per step, L1 loss, clipping, Adam, schedule, EMA), one epoch over `--n` QM9
@@ -224,7 +226,7 @@ def backward_times(sizes: list[int], rounds: int) -> None:
 FILED = "371e15a"  # main when issue 16 was filed (stop 18 started from it)
 
 
-def process_rates(n: int, epochs: int, rounds: int, filed: str) -> None:
+def process_rates(n: int, epochs: int, rounds: int, filed: str, beside: int = 0) -> None:
     """Whole `pamnet train` processes: filed, eager, compiled, two ranks (docstring)."""
     import json
     import shutil
@@ -246,21 +248,19 @@ def process_rates(n: int, epochs: int, rounds: int, filed: str) -> None:
         "--epochs", str(epochs), "--lr", "1e-4", "--warmup-epochs", "0.1",
         "--save-every-minutes", "1000",
     ]  # fmt: skip
-    py, ddp = [sys.executable, "-m", "pamnet"], ["torchrun", "--standalone", "--nproc_per_node"]
+    py = [sys.executable, "-m", "pamnet"]
     arms = {
         f"filed ({filed}), default threads": (py, [], old),
         "now, eager": (py, [], root),
         "now, --compile": (py, ["--compile"], root),
-        "now, 2 ranks x 16, --compile": (
-            ddp + ["2", "-m", "pamnet"], ["--compile", "--threads", "1", "--batch-size", "16"],
-            root,
-        ),
-        "2 ranks x 32 (global batch 64), --compile": (
-            ddp + ["2", "-m", "pamnet"], ["--compile", "--threads", "1"], root,
+        "now, --processes 2 --compile": (py, ["--compile", "--processes", "2"], root),
+        "--processes 2 --batch-size 64 --compile (another recipe)": (
+            py, ["--compile", "--processes", "2", "--batch-size", "64"], root,
         ),
     }  # fmt: skip
     rates: dict[str, list[float]] = {a: [] for a in arms}
     walls: dict[str, list[float]] = {a: [] for a in arms}
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(beside)]
     try:
         for r in range(rounds):
             for arm, (launch, extra, cwd) in arms.items():
@@ -280,14 +280,17 @@ def process_rates(n: int, epochs: int, rounds: int, filed: str) -> None:
                 print(f"round {r + 1}: {arm}: {rates[arm][-1]:.0f} mol/s, {wall:.0f} s wall",
                       flush=True)  # fmt: skip
     finally:
+        for b in busy:
+            b.kill()
         subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(old)])
         shutil.rmtree(tmp, ignore_errors=True)
     base = statistics.median(rates[next(iter(arms))])
     print(f"\n{n} QM9 molecules, {epochs} epochs per process, {os.cpu_count()} CPUs, "
-          f"median of {rounds} processes (epochs after the first):")  # fmt: skip
+          f"{beside} busy process(es) beside, median of {rounds} processes (epochs after the "
+          "first):")  # fmt: skip
     for arm in arms:
         rate = statistics.median(rates[arm])
-        print(f"  {arm:44s} {rate:5.0f} mol/s  x{rate / base:.2f} the filed trainer  "
+        print(f"  {arm:58s} {rate:5.0f} mol/s  x{rate / base:.2f} the filed trainer  "
               f"(process {statistics.median(walls[arm]):.0f} s)")  # fmt: skip
 
 
@@ -302,6 +305,7 @@ def main() -> None:
     p.add_argument("--processes", action="store_true", help="whole pamnet train processes")
     p.add_argument("--epochs", type=int, default=3, help="--processes: epochs per process")
     p.add_argument("--filed", default=FILED, help="--processes: the baseline's commit")
+    p.add_argument("--beside", type=int, default=0, help="--processes: busy processes beside")
     p.add_argument("--n", type=int, default=None,
                    help="--trainer: molecules per epoch (640); --processes: training molecules "
                    "(2560)")  # fmt: skip
@@ -311,7 +315,7 @@ def main() -> None:
                    help="default: cpu, and cuda when present")  # fmt: skip
     args = p.parse_args()
     if args.processes:
-        process_rates(args.n or 2560, args.epochs, args.rounds, args.filed)
+        process_rates(args.n or 2560, args.epochs, args.rounds, args.filed, args.beside)
         return
     torch.set_num_threads(args.threads)
     if args.backward:

@@ -77,7 +77,7 @@ with st.expander("Model card"):
     st.caption(ui.md(f"{info.origin} · task {info.task} · targets {targets}"))
     if info.specialists:
         st.caption(
-            ui.md(f"Answered by specialists (trained for that target alone): "
+            ui.md(f"Answered by specialists (trained for those targets alone): "
                   f"{', '.join(info.specialists)}; the card's Specialists section says how.")
         )  # fmt: skip
 device = "auto"

@@ -116,6 +116,11 @@ class ThreadGovernor:
         mine = float(own[11]) + float(own[12])  # utime, stime (fields 14, 15)
         return busy / self._tick, mine / self._tick, self._now()
 
+    def _free_between(self, a: tuple, b: tuple) -> tuple[float, int]:
+        """(cores the rest of the machine kept busy between samples a and b, cores left)."""
+        others = max(0.0, (b[0] - a[0]) - (b[1] - a[1])) / max(1e-9, b[2] - a[2])
+        return others, max(1, min(self.cores, int(self.cores - others + 0.5)))
+
     def __call__(self) -> int:
         """Re-size if a look is due; returns the threads now set."""
         now = self._now()
@@ -126,14 +131,23 @@ class ThreadGovernor:
         if sample is None or self._last is None:
             self._last = sample
             return torch.get_num_threads()
-        wall = sample[2] - self._last[2]
-        others = max(0.0, (sample[0] - self._last[0]) - (sample[1] - self._last[1])) / wall
+        others, n = self._free_between(self._last, sample)
         self._last = sample
-        n = max(1, min(self.cores, int(self.cores - others + 0.5)))
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
         self.history.append((round(others, 2), n))
         return n
+
+
+def idle_cores(window: float = 0.5) -> int:
+    """Cores the rest of the machine leaves idle, measured over the next `window` s (at
+    least 1): unlike `free_cores`' load average it does not lag a job that just ended."""
+    import time
+
+    g = ThreadGovernor(interval=window)
+    time.sleep(window)
+    now = g._sample()
+    return free_cores() if g._last is None or now is None else g._free_between(g._last, now)[1]
 
 
 def compiled(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

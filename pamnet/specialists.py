@@ -214,7 +214,8 @@ def note(target: str) -> str:
     """What a page says under a target a specialist answers."""
     return (
         f"{target} comes from a specialist: the same network trained on for {target} "
-        "alone, which is more accurate for it (the model card gives both errors). Its "
+        "alone (or with a few targets like it), which is more accurate for it (the model "
+        "card gives both errors). Its "
         "value, interval, contributions, local/global split and Integrated Gradients are "
         "the specialist's; the attention weights shown are the main model's."
     )

@@ -327,6 +327,7 @@ class Trainer:
             "units": self.units,
             "normalization": self.normalization.to_dict() if self.normalization else None,
             "metadata": self.metadata,
+            "world_size": self.world,  # with batch_size: the whole batch (resumes keep it)
             "rng": rng_state(),
         }
 

@@ -60,3 +60,19 @@ def test_a_chosen_thread_count_is_kept(monkeypatch):
     finally:
         device._FIXED[0] = False
         torch.set_num_threads(n0)
+
+
+def test_idle_cores_counts_what_others_keep_busy_now(monkeypatch):
+    """`pamnet train --processes` asks how many cores are idle now (not the lagging load
+    average): machine busy 2.5 core-s over 1 s, 0.5 of them ours -> others hold 2 of 4."""
+    feed = iter([(10.0, 1.0, 100.0), (12.5, 1.5, 101.0)])
+    monkeypatch.setattr(ThreadGovernor, "_sample", lambda self: next(feed))
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    monkeypatch.setattr(ThreadGovernor, "__init__", _four_cores)
+    assert device.idle_cores() == 2
+
+
+def _four_cores(self, interval: float = 5.0):
+    self.interval, self.cores, self._tick = interval, 4, 100
+    self._last = self._sample()
+    self._next, self.history = 0.0, []

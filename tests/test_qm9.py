@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -146,6 +147,46 @@ def test_train_and_evaluate_cli_on_a_few_molecules(tmp_path, capsys):
                  "--limit", "8", "--json"]) == 0  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 8 and all(math.isfinite(v) for v in out["mae"].values())
+
+
+def test_two_processes_train_what_one_process_trains(tmp_path, monkeypatch):
+    """`pamnet train --processes 2` (two torchrun ranks, 4 molecules each of every batch
+    of 8) makes the same updates as one process with batch 8, and a resume in one process
+    keeps the whole batch of 8."""
+    from pamnet import device
+    from pamnet.cli import main
+    from pamnet.training import load_state
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setattr(device, "idle_cores", lambda window=0.5: 2)  # CI's other worker
+    args = ["train", "--limit-train", "40", "--limit-val", "8", "--epochs", "1", "--dim", "8",
+            "--n-layer", "1", "--batch-size", "8", "--device", "cpu", "--lr", "1e-3"]  # fmt: skip
+    assert main([*args, "--threads", "1", "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--processes", "2", "--out", str(tmp_path / "two")]) == 0
+    one, two = (load_state(tmp_path / n / "state.pt") for n in ("one", "two"))
+    assert (two["world_size"], two["train_config"]["batch_size"]) == (2, 4)  # really 2 ranks
+    assert one["step"] == two["step"] == 5
+    for k, v in one["model"].items():
+        assert_close(two["model"][k], v, rtol=1e-4, atol=1e-6)
+    for name in ("one", "two"):  # a second epoch in one process from each
+        again = ["train", "--resume", str(tmp_path / name / "state.pt"), "--epochs", "2",
+                 "--threads", "1", "--device", "cpu", "--out", str(tmp_path / f"{name}2")]  # fmt: skip
+        assert main(again) == 0
+    one, two = (load_state(tmp_path / n / "state.pt") for n in ("one2", "two2"))
+    assert two["train_config"]["batch_size"] == 8 and two["world_size"] == 1
+    for k, v in one["model"].items():
+        assert_close(two["model"][k], v, rtol=1e-4, atol=1e-6)
+
+
+def test_processes_must_split_the_batch():
+    import argparse
+
+    from pamnet.commands.train import _rank_batch
+    from pamnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--batch-size 7 does not split into 2"):
+        _rank_batch(argparse.Namespace(resume=None, batch_size=7), 2)
+    assert _rank_batch(argparse.Namespace(resume=None, batch_size=32), 2) == 16
 
 
 def test_mmff_molecules_are_what_the_smiles_reader_builds():

@@ -84,6 +84,15 @@ def register(subparsers) -> None:
         "min of compiling; needs a C++ compiler (g++) on CPU; not kept on --resume (give it "
         "again)",
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="train as N processes of one thread each (torchrun ranks, DDP over Gloo on CPU), "
+        "each on its share of every batch: the same batches and updates as one process, "
+        "about 1.2-1.6x the molecules/s of one on 2 free cores; --batch-size stays the whole "
+        "batch; N is cut to the free cores",
+    )
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     p.add_argument("--save-every-minutes", type=float, default=10.0)
     p.add_argument("--limit-train", type=int, default=None, help="use the first N train molecules")
@@ -134,19 +143,73 @@ def loss_weights(items: list[str] | None) -> dict[str, float] | None:
     return weights
 
 
+def _run_as_ranks(args: argparse.Namespace) -> int | None:
+    """Run this same command as `--processes` torchrun ranks and wait for them; None when
+    fewer than two cores are free (then this process trains alone)."""
+    import subprocess
+    import sys
+
+    from pamnet.device import idle_cores
+
+    n = min(args.processes, idle_cores())
+    if n < 2:
+        print(f"--processes {args.processes}: only one core is free, training in one process",
+              flush=True)  # fmt: skip
+        return None
+    if n < args.processes:
+        print(f"--processes {args.processes}: {n} cores are free, running {n}", flush=True)
+    argv = [a for a in args.argv if not a.startswith("--processes")]
+    if "--processes" in args.argv:  # drop its value too
+        i = args.argv.index("--processes")
+        argv = args.argv[:i] + args.argv[i + 2 :]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+              f"--nproc_per_node={n}", "-m", "pamnet", *argv, f"--processes={n}"]  # fmt: skip
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    try:
+        return subprocess.run(launch, env=env).returncode
+    except KeyboardInterrupt:  # torchrun got the signal too and stops its ranks
+        return 130
+
+
+def _rank_batch(args: argparse.Namespace, world: int) -> int | None:
+    """Molecules per rank for a whole batch of --batch-size (a new run) or of the saved
+    run's (a resume: its batch per rank times its ranks), or None to keep the saved one."""
+    from pamnet.errors import ConfigError
+
+    if args.resume:
+        from pamnet.training import load_state
+
+        state = load_state(args.resume)
+        whole = int(state["train_config"]["batch_size"]) * int(state.get("world_size", 1))
+        if whole % world:
+            raise ConfigError(f"the saved run's batch of {whole} does not split into {world} "
+                              "equal parts; choose --processes dividing it")  # fmt: skip
+        return whole // world
+    if args.batch_size % world:
+        raise ConfigError(f"--batch-size {args.batch_size} does not split into {world} equal "
+                          "parts; choose a multiple of --processes")  # fmt: skip
+    return args.batch_size // world
+
+
 def run(args: argparse.Namespace) -> int:
+    from pamnet import distributed
+
+    ranks = args.processes > 1 and distributed.world_size() == 1
+    if ranks and (code := _run_as_ranks(args)) is not None:
+        return code
 
     from pamnet import qm9_recipe
     from pamnet.config import ModelConfig
+    from pamnet.device import size_threads
     from pamnet.training import TrainConfig
 
-    if args.threads:
-        from pamnet.device import size_threads
-
-        size_threads(args.threads)  # kept as given, not re-sized while training
-    log = lambda message: print(message, flush=True)  # noqa: E731
+    world, first = distributed.world_size(), distributed.rank() == 0
+    if args.threads or world > 1:  # ranks: one thread each, the ranks are the parallelism
+        size_threads(args.threads or 1)  # kept as given, not re-sized while training
+    log = lambda message: first and print(message, flush=True)  # noqa: E731
     if args.resume:
         overrides = {"device": args.device, "compile": args.compile}
+        overrides["batch_size"] = _rank_batch(args, world)  # the whole batch stays the run's
         if args.loss_weight:
             overrides["loss_weights"] = loss_weights(args.loss_weight)
         for name in ("epochs", "max_minutes", "lr_decay", "schedule", "warmup_epochs", "lr"):
@@ -162,11 +225,11 @@ def run(args: argparse.Namespace) -> int:
             dipole_head=args.dipole_head,
             **overrides,
         )
-        print(f"resuming at epoch {trainer.epoch}, step {trainer.step}", flush=True)
+        log(f"resuming at epoch {trainer.epoch}, step {trainer.step}")
     else:
         config = TrainConfig(
             epochs=args.epochs or 5,
-            batch_size=args.batch_size,
+            batch_size=_rank_batch(args, world) if args.processes > 1 else args.batch_size,
             lr=args.lr if args.lr is not None else 1e-3,
             warmup_epochs=args.warmup_epochs if args.warmup_epochs is not None else 1.0,
             schedule=args.schedule or "exp",
@@ -195,10 +258,10 @@ def run(args: argparse.Namespace) -> int:
             log=log,
             dipole_head=args.dipole_head,
         )
-        print(
+        ranks = f" x {world} processes" if world > 1 else ""
+        log(
             f"training {len(trainer.targets)} targets on {len(trainer.train_set)} molecules "
-            f"({trainer.steps_per_epoch} steps/epoch) on {trainer.device}",
-            flush=True,
+            f"({trainer.steps_per_epoch} steps/epoch) on {trainer.device}{ranks}"
         )
     result = trainer.fit()
     summary = {
@@ -209,5 +272,6 @@ def run(args: argparse.Namespace) -> int:
         "state": str(result.state_path),
         "checkpoint": str(result.checkpoint_path),
     }
-    print(json.dumps(summary), flush=True)
+    log(json.dumps(summary))
+    distributed.leave()
     return 0
