@@ -89,9 +89,10 @@ def register(subparsers) -> None:
         type=int,
         default=1,
         help="train as N processes of one thread each (torchrun ranks, DDP over Gloo on CPU), "
-        "each on its share of every batch: the same batches and updates as one process, "
-        "about 1.2-1.6x the molecules/s of one on 2 free cores; --batch-size stays the whole "
-        "batch; N is cut to the free cores",
+        "each on its share of every batch: the same batches and updates as one process; "
+        "with --compile on 2 free cores about 1.25x the molecules/s of one process "
+        "(benchmarks/bench_train.py --processes); --batch-size stays the whole batch; N is "
+        "cut to the cores idle now",
     )
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
     p.add_argument("--save-every-minutes", type=float, default=10.0)
@@ -146,6 +147,7 @@ def loss_weights(items: list[str] | None) -> dict[str, float] | None:
 def _run_as_ranks(args: argparse.Namespace) -> int | None:
     """Run this same command as `--processes` torchrun ranks and wait for them; None when
     fewer than two cores are free (then this process trains alone)."""
+    import os
     import subprocess
     import sys
 
@@ -158,22 +160,28 @@ def _run_as_ranks(args: argparse.Namespace) -> int | None:
         return None
     if n < args.processes:
         print(f"--processes {args.processes}: {n} cores are free, running {n}", flush=True)
-    argv = [a for a in args.argv if not a.startswith("--processes")]
-    if "--processes" in args.argv:  # drop its value too
-        i = args.argv.index("--processes")
-        argv = args.argv[:i] + args.argv[i + 2 :]
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-              f"--nproc_per_node={n}", "-m", "pamnet", *argv, f"--processes={n}"]  # fmt: skip
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    # the same arguments, then the ranks' count (argparse keeps the last --processes)
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={n}",
+        "-m",
+        "pamnet",
+        *args.argv,
+        f"--processes={n}",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     try:
         return subprocess.run(launch, env=env).returncode
     except KeyboardInterrupt:  # torchrun got the signal too and stops its ranks
         return 130
 
 
-def _rank_batch(args: argparse.Namespace, world: int) -> int | None:
+def _rank_batch(args: argparse.Namespace, world: int) -> int:
     """Molecules per rank for a whole batch of --batch-size (a new run) or of the saved
-    run's (a resume: its batch per rank times its ranks), or None to keep the saved one."""
+    run's (a resume: its batch per rank times its ranks)."""
     from pamnet.errors import ConfigError
 
     if args.resume:
@@ -194,8 +202,8 @@ def _rank_batch(args: argparse.Namespace, world: int) -> int | None:
 def run(args: argparse.Namespace) -> int:
     from pamnet import distributed
 
-    ranks = args.processes > 1 and distributed.world_size() == 1
-    if ranks and (code := _run_as_ranks(args)) is not None:
+    relaunch = args.processes > 1 and distributed.world_size() == 1
+    if relaunch and (code := _run_as_ranks(args)) is not None:
         return code
 
     from pamnet import qm9_recipe
