@@ -11,11 +11,13 @@ QM9-size one (9 heavy atoms, 19 with H):
   (coordinates need a few hundred; see `pamnet.explain.attribution`).
 
 --process: what a user of the CLI waits for, each a whole new process, timed to its
-exit with its peak memory: `pamnet explain SMILES`, `... --ig-steps 50 --ig-tolerance 0`
-(50 steps on atoms and on coordinates, the first target) and `... --ig-steps 50` (steps
-doubled until the attributions add up within 1%, the default), beside the floor measured in the same run, a bare
-`python -c "import torch"`, which no process using the model can go under. The page
-path (click to chart) is `benchmarks/bench_pages.py --attention`.
+exit with its peak memory: `pamnet predict SMILES`, `pamnet explain SMILES`, `...
+--ig-steps 50 --ig-tolerance 0` (50 steps on atoms and on coordinates, the first
+target) and `... --ig-steps 50` (steps doubled until the attributions add up within
+1%, the default). First fresh (PAMNET_SERVE=0), beside the floor of a fresh process, a
+bare `python -c "import torch"`; then through a `pamnet serve` this script starts (in
+a folder of its own) and stops, beside the floor of any client, `python -c pass`. The
+page path (click to chart) is `benchmarks/bench_pages.py --attention`.
 
 Uses the checkpoint when it exists (default: the shipped QM9 model), else a
 randomly initialised model of the official QM9 size (dim 128, 6 blocks): the
@@ -83,40 +85,89 @@ def timed(fn, repeats: int, warm_up: bool = True) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def process_times(smiles: str, repeats: int) -> None:
-    """Median wall seconds and peak memory of whole processes (module docstring)."""
+def _whole_processes(cases: dict, repeats: int, env: dict, floor_label: str, server=None) -> None:
     import subprocess
-    import sys
 
-    cases = {
-        "python -c 'import torch' (floor)": [sys.executable, "-c", "import torch"],
-        "pamnet explain": [sys.executable, "-m", "pamnet", "explain", smiles],
-        "pamnet explain --ig-steps 50 (exactly)": [
-            sys.executable, "-m", "pamnet", "explain", smiles, "--ig-steps", "50",
-            "--ig-tolerance", "0",
-        ],
-        "pamnet explain --ig-steps 50 (to 1%)": [
-            sys.executable, "-m", "pamnet", "explain", smiles, "--ig-steps", "50",
-        ],
-    }  # fmt: skip
-    print(f"whole processes, {smiles!r}, median of {repeats} (load {os.getloadavg()[0]:.1f}):")
     floor = None
     for label, cmd in cases.items():
         walls, peaks = [], []
         for _ in range(repeats):
+            # GNU time reports the command's own peak (this process's rusage would count
+            # the fork, which holds torch, before the exec)
             t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
+            timer = ["/usr/bin/time", "-f", "%M"] if os.path.exists("/usr/bin/time") else []
+            done = subprocess.run(
+                [*timer, *cmd],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
             walls.append(time.perf_counter() - t0)
-            peaks.append(usage.ru_maxrss / 1024)  # KiB -> MiB (Linux)
-            if status != 0:
-                raise SystemExit(f"{label} failed: {proc.stderr.read().decode()[-500:]}")
+            if done.returncode != 0:
+                raise SystemExit(f"{label} failed: {done.stderr.decode()[-500:]}")
+            peaks.append(int(done.stderr.split()[-1]) / 1024 if timer else float("nan"))
         wall = statistics.median(walls)
-        floor = floor or wall
+        if server and label != floor_label:  # the work ran in a worker forked from the
+            time.sleep(0.7)  # server (reaped within 0.5 s): its peak
+            peaks.append(server()["last_call_peak_mib"])
+        floor = wall if label == floor_label else floor
         print(
             f"  {label:42s} {wall:6.2f} s  {max(peaks):6.0f} MiB peak"
-            + (f"  ({wall - floor:.2f} s over the floor)" if wall is not floor else "")
+            + (f"  ({wall - floor:+.2f} s over the floor)" if label != floor_label else "")
         )
+
+
+def process_times(smiles: str, repeats: int) -> None:
+    """Median wall seconds and peak memory of whole processes (module docstring), run
+    fresh (PAMNET_SERVE=0) and then through a `pamnet serve` started here."""
+    import subprocess
+    import sys
+    import tempfile
+
+    pamnet = [sys.executable, "-m", "pamnet"]
+    cases = {
+        "pamnet predict": [*pamnet, "predict", smiles],
+        "pamnet explain": [*pamnet, "explain", smiles],
+        "pamnet explain --ig-steps 50 (exactly)": [
+            *pamnet, "explain", smiles, "--ig-steps", "50", "--ig-tolerance", "0",
+        ],
+        "pamnet explain --ig-steps 50 (to 1%)": [*pamnet, "explain", smiles, "--ig-steps", "50"],
+    }  # fmt: skip
+    fresh_floor = "python -c 'import torch' (floor)"
+    env = {**os.environ, "PAMNET_SERVE": "0"}
+    print(f"whole processes, {smiles!r}, median of {repeats} (load {os.getloadavg()[0]:.1f}):")
+    print(" fresh (no server):")
+    floor_case = {fresh_floor: [sys.executable, "-c", "import torch"]}
+    _whole_processes({**floor_case, **cases}, repeats, env, fresh_floor)
+
+    env = {k: v for k, v in os.environ.items() if k != "PAMNET_SERVE"}
+    env["PAMNET_SERVE_DIR"] = tempfile.mkdtemp(prefix="pserve")
+    t0 = time.perf_counter()
+    server = subprocess.Popen([*pamnet, "serve", "--detach", "--idle-minutes", "5"], env=env)
+    if server.wait() != 0:
+        raise SystemExit("pamnet serve --detach failed")
+    print(
+        f" through `pamnet serve` (started, warmed up and ready in {time.perf_counter() - t0:.1f} s):"
+    )
+    floor_case = {"python -c pass (floor)": [sys.executable, "-c", "pass"]}
+    try:
+        from unittest import mock
+
+        from pamnet.serve import client as serve
+
+        def status() -> dict:
+            with mock.patch.dict(os.environ, env, clear=True):
+                return serve.status()
+
+        _whole_processes({**floor_case, **cases}, repeats, env, "python -c pass (floor)", status)
+        pid = status()["pid"]
+        rss = next(line for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS"))
+        print(
+            f"  the server holds {int(rss.split()[1]) / 1024:.0f} MiB; a served call's peak is "
+            "the larger of its client's and its worker's (forked from the server, pages shared)"
+        )
+    finally:
+        subprocess.run([*pamnet, "serve", "--stop"], env=env, capture_output=True)
 
 
 def main() -> None:

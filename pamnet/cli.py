@@ -26,6 +26,7 @@ COMMANDS = (
     "evaluate",
     "finetune",
     "jobs",
+    "serve",
     "train",
     "convert_official",
 )
@@ -45,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # a command line (not a call from Python): a warm server may run it
+        from pamnet.serve.client import call
+
+        code = call(sys.argv[1:])
+        if code is not None:
+            return code
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # to run itself again (ranks)

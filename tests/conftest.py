@@ -10,6 +10,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# A `pamnet serve` the developer left running must not answer the suite's commands
+# (tests/test_serve.py starts its own).
+os.environ["PAMNET_SERVE"] = "0"
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

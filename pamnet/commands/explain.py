@@ -134,8 +134,10 @@ def run(args) -> int:
             device=args.device,
             **kw,
         )
-        results.append(exp.to_dict())
-        texts.append(_text(exp, exp.target_index(args.target), args.top))
+        if args.format == "json":
+            results.append(exp.to_dict())
+        else:
+            texts.append(_text(exp, exp.target_index(args.target), args.top))
     text = json.dumps(results, indent=1) + "\n" if args.format == "json" else "\n".join(texts)
     if args.output:
         Path(args.output).write_text(text)
