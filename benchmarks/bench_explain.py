@@ -120,6 +120,7 @@ def _whole_processes(cases: dict, repeats: int, env: dict, floor_label: str, ser
 def process_times(smiles: str, repeats: int) -> None:
     """Median wall seconds and peak memory of whole processes (module docstring), run
     fresh (PAMNET_SERVE=0) and then through a `pamnet serve` started here."""
+    import shutil
     import subprocess
     import sys
     import tempfile
@@ -168,6 +169,8 @@ def process_times(smiles: str, repeats: int) -> None:
         )
     finally:
         subprocess.run([*pamnet, "serve", "--stop"], env=env, capture_output=True)
+        time.sleep(1.0)  # the server removes its socket as it exits
+        shutil.rmtree(env["PAMNET_SERVE_DIR"], ignore_errors=True)
 
 
 def main() -> None:

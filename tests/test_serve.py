@@ -4,6 +4,7 @@ with the output, exit code and files of a fresh process, and nothing else change
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def server(tmp_path_factory):
         proc.terminate()
         proc.wait(30)
     log.close()
+    shutil.rmtree(env["PAMNET_SERVE_DIR"], ignore_errors=True)
 
 
 def _served(srv: Server) -> int:
