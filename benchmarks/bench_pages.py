@@ -180,6 +180,19 @@ _NEW_EXPLANATION = f"""(prev) => {{
 _CAPTION = f"() => {{ const el = {_FIND_CAPTION}; return el ? el.innerText : ''; }}"
 
 
+def _settled(locator, settle_ms: int = 150) -> None:
+    """Wait until `locator` has stayed in place for settle_ms (at most 30 s): a click
+    within milliseconds of the IG expander opening can be lost (tests/browser/conftest.py)."""
+    locator.wait_for(timeout=30_000)
+    box, deadline = locator.bounding_box(), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        locator.page.wait_for_timeout(settle_ms)
+        now = locator.bounding_box()
+        if now == box and now is not None:
+            return
+        box = now
+
+
 def attention_times(page, url: str, label: str = "") -> None:
     """SMILES to the explained page, and the IG click to its charts (module docstring)."""
     # A person on the page typing one SMILES after another: Enter to the new chart.
@@ -216,7 +229,7 @@ def attention_times(page, url: str, label: str = "") -> None:
         viewer = time.perf_counter() - start
         page.get_by_text("Integrated Gradients", exact=True).click()
         button = page.get_by_role("button", name="Compute Integrated Gradients")
-        button.wait_for(timeout=30_000)
+        _settled(button)  # as a person clicks (see tests/browser/conftest.py click_settled)
         start = time.perf_counter()
         button.click()
         try:

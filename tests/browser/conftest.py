@@ -147,6 +147,23 @@ def wait_for_text(page, text: str, timeout: float = 30) -> None:
     page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout * 1000)
 
 
+def click_settled(locator, timeout: float = 30, settle_ms: int = 150) -> None:
+    """Click `locator` once it has stayed in place for `settle_ms`, as a person would.
+    A click within milliseconds of an expander opening can land on a button Streamlit is
+    about to replace, and is lost (measured: 5 of 36 immediate clicks; 0 of 44 after a
+    pause or dispatched to the element)."""
+    locator.wait_for(timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    box = locator.bounding_box()
+    while True:
+        locator.page.wait_for_timeout(settle_ms)
+        now = locator.bounding_box()
+        if (now == box and now is not None) or time.monotonic() > deadline:
+            break
+        box = now
+    locator.click()
+
+
 def wait_idle(page, timeout: float = 60, settle_ms: int = 300) -> None:
     """Wait until Streamlit has finished running the script: its status widget is gone
     and stays gone for `settle_ms` (a script that calls st.rerun() runs twice)."""

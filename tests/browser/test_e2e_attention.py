@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from browser.conftest import go_to, not_blank, open_app, screenshot, wait_for_text, wait_idle
+from browser.conftest import (
+    click_settled,
+    go_to,
+    not_blank,
+    open_app,
+    screenshot,
+    wait_for_text,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 VIEWER = 'iframe[title^="3D view"]'
@@ -82,3 +90,24 @@ def test_learn_page(app_url, page):
         screenshot(page, name)
     assert page.get_by_text("DimeNet-style angle terms").first.is_visible()
     assert not page.console_errors, page.console_errors
+
+
+def test_integrated_gradients_click_draws_both_charts(app_url, page):
+    # issue 17: the IG click that drew nothing. Typed SMILES, expander, click: both
+    # charts (atom identity, atom position) with their completeness captions
+    open_app(page, app_url)
+    go_to(page, "Attention")
+    wait_for_text(page, "Type a SMILES")
+    box = page.get_by_role("textbox", name="SMILES")
+    box.fill("CC(C)CO")
+    box.press("Enter")
+    wait_for_text(page, "The bars add up to", timeout=60)
+    wait_idle(page)
+    page.get_by_text("Integrated Gradients", exact=True).click()
+    click_settled(page.get_by_role("button", name="Compute Integrated Gradients"))
+    page.get_by_text("Baseline:").nth(1).wait_for(timeout=120_000)
+    wait_idle(page)
+    captions = page.get_by_text("Baseline:").all_inner_texts()
+    assert len(captions) == 2 and all("steps)" in c for c in captions), captions
+    assert "Traceback" not in page.content()
+    screenshot(page, "attention-ig")
