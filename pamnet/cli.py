@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # a command line (not a call from Python): a warm server may run it
         from pamnet.serve.client import call
 
-        code = call(sys.argv[1:])
+        try:
+            code = call(sys.argv[1:])
+        except KeyboardInterrupt:  # before the server started anything
+            print("interrupted", file=sys.stderr)
+            return 130
         if code is not None:
             return code
     parser = build_parser()

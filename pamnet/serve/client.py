@@ -183,24 +183,30 @@ def call(argv: list[str]) -> int | None:
         os.umask(umask)
         request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
         send(sock, {**request, "umask": umask}, fds=[stdin, 1, 2])
-        reader = Reader(sock)
-        pid = int(reader.next()["pid"])
-        sock.settimeout(None)
-    except (OSError, ValueError, KeyError):
+    except OSError:
         sock.close()
         return None  # nothing ran: the caller runs it here
     finally:
         if stdin != 0:
             os.close(stdin)
+    reader, interrupted = Reader(sock), False
     with sock:
+        while True:  # the worker's pid; a Ctrl-C meanwhile is forwarded once it is known
+            try:
+                pid = int(reader.next()["pid"])
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+            except (OSError, ValueError, KeyError):
+                return _interrupted() if interrupted else None  # nothing ran
+        sock.settimeout(None)
+        if interrupted:
+            _forward(pid)
         while True:
             try:
                 return int(reader.next()["rc"])
-            except KeyboardInterrupt:  # the child runs in the server's session
-                try:
-                    os.kill(pid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
+            except KeyboardInterrupt:  # the worker runs in the server's session
+                _forward(pid)
             except (OSError, ValueError, KeyError):
                 print(
                     f"error: the pamnet server's worker (pid {pid}) ended without an exit "
@@ -209,3 +215,15 @@ def call(argv: list[str]) -> int | None:
                     file=sys.stderr,
                 )
                 return 1
+
+
+def _forward(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+
+
+def _interrupted() -> int:
+    print("interrupted", file=sys.stderr)
+    return 130
