@@ -143,6 +143,23 @@ def test_a_client_never_reaches_a_server_of_other_code(tmp_path):
     os.utime(package / "sub" / "b.py", (later, later))  # an edit, an upgrade
     assert serve.install_key(package) != key
     assert serve.install_key(package) != serve.install_key()  # another package folder
+    # `pamnet` (its script's interpreter) and `python -m pamnet` of one environment agree
+    here = subprocess.run(
+        [sys.executable, "-c", "from pamnet.serve import client; print(client.install_key())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    names = [f"python{sys.version_info[0]}.{sys.version_info[1]}", "python3", "python"]
+    bin_dir, own = Path(sys.executable).parent, Path(sys.executable).name
+    script = next(bin_dir / n for n in names if n != own and (bin_dir / n).exists())
+    there = subprocess.run(
+        [str(script), "-c", "from pamnet.serve import client; print(client.install_key())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert here == there == serve.install_key()
 
 
 def test_a_folder_others_can_open_is_refused(tmp_path, monkeypatch):

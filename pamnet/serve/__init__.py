@@ -7,7 +7,7 @@ runs the `SERVED` commands for clients: same output, exit code and files, in a f
 of a second. Without a server they run as before.
 
 - It listens on a Unix socket in a folder only its user can open (`runtime_dir()`),
-  named after this installation (`install_key()`: interpreter, package folder, newest
+  named after this installation (`install_key()`: environment, package folder, newest
   source file), so no client reaches a server running other code.
 - A client sends its arguments, folder, environment and umask, and its own stdin,
   stdout and stderr (SCM_RIGHTS). The server forks a child that takes them on, runs

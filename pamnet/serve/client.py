@@ -45,7 +45,8 @@ def runtime_dir() -> Path:
 
 
 def install_key(package: Path | None = None) -> str:
-    """12 hex digits naming this installation: the interpreter, the package folder
+    """12 hex digits naming this installation: the environment (`sys.prefix`: `python`,
+    `python3.11` and the `pamnet` script of one venv agree on it), the package folder
     (default: this one) and the newest modification time among its source files
     (about 2 ms to compute)."""
     import hashlib
@@ -56,7 +57,7 @@ def install_key(package: Path | None = None) -> str:
         for name in files:
             if name.endswith(".py"):
                 newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime_ns)
-    text = f"{sys.executable}\0{package}\0{newest}"
+    text = f"{sys.prefix}\0{package}\0{newest}"
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 

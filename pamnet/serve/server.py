@@ -64,6 +64,8 @@ def _peer_is_me(conn: socket.socket) -> bool:
 def _run_child(listener: socket.socket, conn: socket.socket, request: dict, fds: list[int]):
     """In the forked child: become the client's process (stdio, folder, environment),
     run the command, send the exit code; never returns."""
+    # a Ctrl-C the client forwards waits until stdio is the client's and main can take it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:  # first: a client that gave up (timeout) must not get output after all
         send(conn, {"pid": os.getpid()})
     except OSError:
@@ -89,12 +91,17 @@ def _run_child(listener: socket.socket, conn: socket.socket, request: dict, fds:
         os.chdir(request["cwd"])
         from pamnet.cli import main
 
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one sent lands here
         code = main(list(request["argv"]))
     except SystemExit as exc:  # argparse: --help, usage errors
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:  # before main's own handler: as main says it
+        print("interrupted", file=sys.stderr)
+        code = 130
     except BaseException as exc:  # noqa: BLE001 - reported to the client, never a hang
         print(f"error: {type(exc).__name__}: {exc} (in the pamnet server)", file=sys.stderr)
     finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # the exit code gets out
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -162,8 +169,11 @@ def serve(idle_s: float = IDLE_S, say=print) -> int:
                     op = request.get("op")
                     if op == "run" and len(fds) == 3:
                         pid = os.fork()
-                        if pid == 0:
-                            _run_child(listener, conn, request, fds)
+                        if pid == 0:  # the worker never returns to this loop
+                            try:
+                                _run_child(listener, conn, request, fds)
+                            finally:
+                                os._exit(1)
                         children.add(pid)
                         served += 1
                     elif op in ("status", "stop"):
