@@ -103,8 +103,12 @@ def test_relative_files_errors_and_usage_come_back_as_from_a_fresh_process(serve
 
 
 def test_ctrl_c_stops_the_call_and_not_the_server(server):
-    # the call waits on standard input that never ends, so only the interrupt ends it
-    cmd = [sys.executable, "-m", "pamnet", "predict", "-"]
+    # the call waits on standard input that never ends, so only the interrupt ends it.
+    # The client starts with SIGINT's default action: a process that inherits it ignored
+    # (as a pytest-xdist worker's children may) ignores Ctrl-C, served or not
+    start = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    start += "os.execv(sys.executable, [sys.executable, '-m', 'pamnet', 'predict', '-'])"
+    cmd = [sys.executable, "-c", start]
     proc = subprocess.Popen(
         cmd,
         env=server.env,

@@ -205,6 +205,20 @@ def serve(idle_s: float = IDLE_S, say=print) -> int:
                 path.unlink()
         except OSError:
             pass
-        for pid in children:  # let running calls finish; no zombies left behind
-            os.waitpid(pid, 0)
+        _finish(children)
     return served
+
+
+def _finish(children: set[int], grace_s: float = 30.0) -> None:
+    """Let running calls finish for up to `grace_s` (one may wait on its input forever),
+    then end them with SIGTERM; reap every one (no zombies left behind)."""
+    deadline = time.monotonic() + grace_s
+    while children and time.monotonic() < deadline:
+        children -= {pid for pid in children if os.waitpid(pid, os.WNOHANG)[0]}
+        time.sleep(0.1)
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
