@@ -73,13 +73,12 @@ def _detach(idle_minutes: float) -> int:
             print(_describe(info))
             return 0
         if child.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-            print(f"error: the pamnet server exited during start-up ({log}):", file=sys.stderr)
-            print("\n".join(tail), file=sys.stderr)
-            return 1
+            tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
+            raise serve.ServerError(
+                f"the pamnet server exited during start-up: {tail} (log: {log})"
+            )
         time.sleep(0.2)
-    print(f"error: the pamnet server was not ready after 300 s; see {log}", file=sys.stderr)
-    return 1
+    raise serve.ServerError(f"the pamnet server was not ready after 300 s; see {log}")
 
 
 def run(args) -> int:

@@ -35,15 +35,20 @@ def canvas_png(page, name: str, timeout: float = 30) -> bytes:
         page.wait_for_timeout(200)
 
 
-def test_attention_page_draws_heatmap_and_coloured_view(app_url, page):
+def explain_typed(page, app_url: str, smiles: str) -> None:
+    """Open the Attention page, type `smiles`, wait until its explanation is drawn."""
     open_app(page, app_url)
     go_to(page, "Attention")
     wait_for_text(page, "Type a SMILES")
     box = page.get_by_role("textbox", name="SMILES")
-    box.fill("CC(=O)Nc1ccc(O)cc1")
+    box.fill(smiles)
     box.press("Enter")
     wait_for_text(page, "The bars add up to", timeout=60)
     wait_idle(page)
+
+
+def test_attention_page_draws_heatmap_and_coloured_view(app_url, page):
+    explain_typed(page, app_url, "CC(=O)Nc1ccc(O)cc1")
     screenshot(page, "attention-top")
 
     split = page.get_by_test_id("stPlotlyChart").first  # where each prediction comes from
@@ -95,14 +100,7 @@ def test_learn_page(app_url, page):
 def test_integrated_gradients_click_draws_both_charts(app_url, page):
     # issue 17: the IG click that drew nothing. Typed SMILES, expander, click: both
     # charts (atom identity, atom position) with their completeness captions
-    open_app(page, app_url)
-    go_to(page, "Attention")
-    wait_for_text(page, "Type a SMILES")
-    box = page.get_by_role("textbox", name="SMILES")
-    box.fill("CC(C)CO")
-    box.press("Enter")
-    wait_for_text(page, "The bars add up to", timeout=60)
-    wait_idle(page)
+    explain_typed(page, app_url, "CC(C)CO")
     page.get_by_text("Integrated Gradients", exact=True).click()
     click_settled(page.get_by_role("button", name="Compute Integrated Gradients"))
     page.get_by_text("Baseline:").nth(1).wait_for(timeout=120_000)
